@@ -1,0 +1,201 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/minirunc/minirunc/cgroup"
+	"github.com/minirunc/minirunc/hooks"
+	"golang.org/x/sys/unix"
+)
+
+// Start lets a created container run its program: it opens the exec fifo,
+// which releases init, and waits for init's go-ahead byte (or its death).
+// poststart hooks run after; their failures only warn.
+func (c *Container) Start() (warnings []error, err error) {
+	switch st := c.Status(); st {
+	case Created:
+	case Stopped:
+		return nil, errors.New("cannot start a container that has stopped")
+	case Running, Paused:
+		return nil, errors.New("cannot start an already running container")
+	default:
+		return nil, fmt.Errorf("cannot start a container in the %s state", st)
+	}
+	fifo := filepath.Join(c.Dir, fifoName)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	pidfd, err := c.pidfd()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pidfd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return nil, fmt.Errorf("wait for container init: %w", err)
+		}
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
+			buf := make([]byte, 1)
+			if n, _ := unix.Read(fd, buf); n == 1 {
+				break
+			}
+		}
+		if fds[1].Revents&unix.POLLIN != 0 {
+			return nil, errors.New("container init exited before start")
+		}
+	}
+	os.Remove(fifo)
+	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		warnings = hooks.RunAll("poststart", h.Poststart, c.specState(Running))
+	}
+	return warnings, nil
+}
+
+// pidfd opens a pidfd on init and checks it is still our init, so that a
+// recycled pid is never signalled.
+func (c *Container) pidfd() (int, error) {
+	fd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return -1, ErrNotRunning
+		}
+		return -1, fmt.Errorf("pidfd_open: %w", err)
+	}
+	if !c.initAlive() {
+		unix.Close(fd)
+		return -1, ErrNotRunning
+	}
+	return fd, nil
+}
+
+// Kill sends sig to init, or with all to every process in its cgroup.
+func (c *Container) Kill(sig unix.Signal, all bool) error {
+	status := c.Status()
+	if all {
+		if status == Stopped {
+			// Init is gone; whatever is left in the cgroup still gets it
+			// (containerd's kill --all after exit).
+			return c.signalCgroup(sig)
+		}
+		if err := c.signalCgroup(sig); err != nil {
+			return err
+		}
+	}
+	if status == Stopped {
+		return ErrNotRunning
+	}
+	fd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signal init: %w", err)
+	}
+	return nil
+}
+
+func (c *Container) signalCgroup(sig unix.Signal) error {
+	pids, err := cgroup.Procs(c.State.CgroupDirs)
+	if err != nil {
+		return fmt.Errorf("list container processes: %w", err)
+	}
+	for _, p := range pids {
+		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal pid %d: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Delete removes a stopped container: its cgroups, its state, then the
+// poststop hooks. A created container is killed first (as runc does); a
+// running or paused one only with force. The caller holds the exclusive lock.
+func (c *Container) Delete(force bool) (warnings []error, err error) {
+	status := c.Status()
+	switch status {
+	case Stopped:
+	case Created, Creating:
+		if err := c.killAndWait(); err != nil {
+			return nil, err
+		}
+	default:
+		if !force {
+			return nil, fmt.Errorf("cannot delete container %s that is not stopped: %s", c.State.ID, status)
+		}
+		if err := c.killAndWait(); err != nil {
+			return nil, err
+		}
+	}
+	if force {
+		// Stragglers outside a pid namespace outlive init.
+		_ = c.signalCgroup(unix.SIGKILL)
+	}
+	if err := cgroup.Remove(c.State.CgroupDirs); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(c.Dir); err != nil {
+		return nil, fmt.Errorf("remove state: %w", err)
+	}
+	c.Unlock()
+	if h := c.State.Config.Hooks; h != nil && len(h.Poststop) > 0 {
+		warnings = hooks.RunAll("poststop", h.Poststop, c.specState(Stopped))
+	}
+	return warnings, nil
+}
+
+// killAndWait SIGKILLs everything in the container (thawing a frozen
+// cgroup so the signal is delivered) and waits on a pidfd until init has
+// exited: no fixed sleeps.
+func (c *Container) killAndWait() error {
+	fd, err := c.pidfd()
+	if errors.Is(err, ErrNotRunning) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_ = c.signalCgroup(unix.SIGKILL)
+	c.thaw()
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill init: %w", err)
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds()))
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container init %d did not exit after SIGKILL", c.State.Pid)
+		}
+	}
+}
+
+// thaw unfreezes a paused container so SIGKILL can take effect.
+func (c *Container) thaw() {
+	for _, d := range c.State.CgroupDirs {
+		p := filepath.Join(d, "freezer.state")
+		if _, err := os.Stat(p); err == nil {
+			_ = os.WriteFile(p, []byte("THAWED"), 0)
+		}
+	}
+}

@@ -1,0 +1,303 @@
+// Package container owns a container's lifecycle and state: the state
+// directory <root>/<id> with its lock, state.json and exec fifo; create (the
+// parent side of the re-exec), start, kill, delete; and the status, which is
+// derived from the init process and the fifo, never trusted from disk.
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minirunc/minirunc/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Errors callers string-match (containerd, Docker, Podman).
+var (
+	ErrNotExist   = errors.New("container does not exist")
+	ErrNotRunning = errors.New("container not running")
+)
+
+// Status values.
+const (
+	Creating = "creating"
+	Created  = "created"
+	Running  = "running"
+	Paused   = "paused"
+	Stopped  = "stopped"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// State is what <root>/<id>/state.json holds: the OCI state plus what later
+// calls need to act on the container.
+type State struct {
+	OCIVersion    string            `json:"ociVersion"`
+	ID            string            `json:"id"`
+	Status        string            `json:"status"` // as last recorded; see Container.Status
+	Pid           int               `json:"pid"`
+	Bundle        string            `json:"bundle"`
+	Rootfs        string            `json:"rootfs"`
+	Created       time.Time         `json:"created"`
+	Owner         string            `json:"owner"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+	InitStartTime uint64            `json:"initStartTime"`
+	CgroupDirs    []string          `json:"cgroupDirs,omitempty"`
+	Config        *specs.Spec       `json:"config"`
+}
+
+// Container is an opened, locked state directory.
+type Container struct {
+	Dir   string
+	State State
+	lock  *os.File
+}
+
+// stateDir validates id and returns <root>/<id>.
+func stateDir(root, id string) (string, error) {
+	if err := specconv.ValidateID(id); err != nil {
+		return "", err
+	}
+	return filepath.Join(root, id), nil
+}
+
+// lockDir takes a flock on dir. It fails with ErrNotExist when dir is gone,
+// including when it was removed while we waited for the lock.
+func lockDir(dir string, exclusive bool) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotExist
+		}
+		return nil, err
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
+		f.Close()
+		return nil, ErrNotExist
+	}
+	return f, nil
+}
+
+// Load opens and locks the container id under root and reads its state.
+func Load(root, id string, exclusive bool) (*Container, error) {
+	dir, err := stateDir(root, id)
+	if err != nil {
+		return nil, err
+	}
+	lk, err := lockDir(dir, exclusive)
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{Dir: dir, lock: lk}
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		c.Unlock()
+		if errors.Is(err, os.ErrNotExist) {
+			// A create that died before writing any state: there is
+			// nothing of it to act on but the directory.
+			return nil, ErrNotExist
+		}
+		return nil, err
+	}
+	if err := json.Unmarshal(data, &c.State); err != nil {
+		c.Unlock()
+		return nil, fmt.Errorf("state of %s is corrupt: %w", id, err)
+	}
+	return c, nil
+}
+
+// Unlock releases the lock.
+func (c *Container) Unlock() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// save writes state.json atomically: a temp file, fsync, rename.
+func (c *Container) save() error {
+	data, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(c.Dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if _, err := tmp.Write(data); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(c.Dir, stateFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// procStartTime reads field 22 of /proc/<pid>/stat, and whether the process
+// is a zombie.
+func procStartTime(pid int) (start uint64, zombie bool, err error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false, err
+	}
+	// comm may hold spaces and parentheses: fields start after the last ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false, errors.New("malformed stat")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, false, errors.New("malformed stat")
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return start, f[0] == "Z" || f[0] == "X", err
+}
+
+// initAlive reports whether the recorded init process still runs: same
+// pid, same start time (so a recycled pid is never taken for it), not a
+// zombie.
+func (c *Container) initAlive() bool {
+	if c.State.Pid <= 0 {
+		return false
+	}
+	start, zombie, err := procStartTime(c.State.Pid)
+	return err == nil && !zombie && start == c.State.InitStartTime
+}
+
+// Status derives the current status.
+func (c *Container) Status() string {
+	if !c.initAlive() {
+		return Stopped
+	}
+	if c.State.Status == Creating {
+		return Creating
+	}
+	if _, err := os.Lstat(filepath.Join(c.Dir, fifoName)); err == nil {
+		return Created
+	}
+	if c.frozen() {
+		return Paused
+	}
+	return Running
+}
+
+// frozen reads the v1 freezer or the v2 cgroup.freeze of the container.
+func (c *Container) frozen() bool {
+	for _, d := range c.State.CgroupDirs {
+		if data, err := os.ReadFile(filepath.Join(d, "freezer.state")); err == nil {
+			return strings.TrimSpace(string(data)) != "THAWED"
+		}
+		if data, err := os.ReadFile(filepath.Join(d, "cgroup.freeze")); err == nil && len(c.State.CgroupDirs) == 1 {
+			return strings.TrimSpace(string(data)) == "1"
+		}
+	}
+	return false
+}
+
+// OCIState is the state as `state` prints it (runc's field order).
+type OCIState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// OCI returns the state for printing, with the derived status; a stopped
+// container shows pid 0.
+func (c *Container) OCI() OCIState {
+	st := c.Status()
+	pid := c.State.Pid
+	if st == Stopped {
+		pid = 0
+	}
+	return OCIState{
+		OCIVersion: c.State.OCIVersion, ID: c.State.ID, Pid: pid, Status: st,
+		Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Created: c.State.Created,
+		Owner: c.State.Owner, Annotations: c.State.Annotations,
+	}
+}
+
+// specState is the runtime-spec state handed to hooks.
+func (c *Container) specState(status string) *specs.State {
+	return &specs.State{
+		Version: c.State.OCIVersion, ID: c.State.ID, Status: specs.ContainerState(status),
+		Pid: c.State.Pid, Bundle: c.State.Bundle, Annotations: c.State.Annotations,
+	}
+}
+
+// List loads every container under root.
+func List(root string) ([]*Container, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := Load(root, e.Name(), false)
+		if err != nil {
+			continue // gone, or a create still without state
+		}
+		c.Unlock()
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// RemoveStale removes the directory of a container whose create died before
+// it wrote any state. A missing directory is not an error.
+func RemoveStale(root, id string) error {
+	dir, err := stateDir(root, id)
+	if err != nil {
+		return err
+	}
+	lk, err := lockDir(dir, true)
+	if errors.Is(err, ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
+		return nil // a create finished meanwhile; not stale
+	}
+	return os.RemoveAll(dir)
+}

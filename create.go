@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/minirunc/minirunc/container"
+	"github.com/minirunc/minirunc/specconv"
+	"github.com/urfave/cli/v3"
+)
+
+func createFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory, defaults to the current directory"},
+		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+		&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
+		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+		&cli.StringFlag{Name: "pidfd-socket", Hidden: true},
+	}
+}
+
+func createCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "create",
+		Usage:        "create a container",
+		ArgsUsage:    "<container-id>",
+		OnUsageError: usageError,
+		Flags:        createFlags(),
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if err := checkArgs(cmd, 1, 1); err != nil {
+				return err
+			}
+			c, _, err := createContainer(cmd)
+			if err != nil {
+				return err
+			}
+			c.Unlock()
+			return nil
+		},
+	}
+}
+
+// createContainer is create's work, shared with run.
+func createContainer(cmd *cli.Command) (*container.Container, int, error) {
+	id := cmd.Args().First()
+	if err := specconv.ValidateID(id); err != nil {
+		return nil, 0, err
+	}
+	b, err := specconv.LoadBundle(cmd.String("bundle"))
+	if err != nil {
+		return nil, 0, err
+	}
+	if cmd.Int("preserve-fds") < 0 {
+		return nil, 0, errors.New("--preserve-fds must not be negative")
+	}
+	c, proc, err := container.Create(container.CreateOpts{
+		Root: root(cmd), ID: id, Bundle: b,
+		PidFile: cmd.String("pid-file"), ConsoleSocket: cmd.String("console-socket"),
+		NoPivot: cmd.Bool("no-pivot"), NoNewKeyring: cmd.Bool("no-new-keyring"),
+		PreserveFDs: int(cmd.Int("preserve-fds")),
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return c, proc.Process.Pid, nil
+}

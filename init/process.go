@@ -1,0 +1,143 @@
+package containerinit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/minirunc/minirunc/specconv"
+	"github.com/minirunc/minirunc/syncpipe"
+	"github.com/moby/sys/capability"
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// setupProcess prepares the process the container will run: environment,
+// rlimits, umask, user and groups, capabilities, no_new_privs, cwd, and
+// closes every fd it does not hand on.
+func setupProcess(cfg *syncpipe.Config) error {
+	p := cfg.Spec.Process
+	os.Clearenv()
+	for _, e := range p.Env {
+		k, v, _ := strings.Cut(e, "=")
+		os.Setenv(k, v)
+	}
+	if _, ok := os.LookupEnv("HOME"); !ok {
+		os.Setenv("HOME", homeDir(int(p.User.UID)))
+	}
+	for _, rl := range p.Rlimits {
+		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := unix.Prlimit(0, specconv.Rlimits[rl.Type], &lim, nil); err != nil {
+			return fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	umask := 0o022
+	if p.User.Umask != nil {
+		umask = int(*p.User.Umask)
+	}
+	unix.Umask(umask)
+	// Change to cwd while still privileged (the user may not be able to
+	// reach it later), and again after the switch.
+	cwdErr := unix.Chdir(p.Cwd)
+	if err := setUser(p); err != nil {
+		return err
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		if cwdErr != nil {
+			err = cwdErr
+		}
+		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	// CVE-2024-21626: nothing of the runtime's may reach the container.
+	// Everything above the preserved fds closes at execve.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %s: current directory is outside the container", p.Cwd)
+	}
+	path, err := exec.LookPath(p.Args[0])
+	if err != nil && !errors.Is(err, exec.ErrDot) {
+		return err
+	}
+	exe = path
+	return nil
+}
+
+func homeDir(uid int) string {
+	users, err := user.ParsePasswdFileFilter("/etc/passwd", func(u user.User) bool { return u.Uid == uid })
+	if err == nil && len(users) > 0 && users[0].Home != "" {
+		return users[0].Home
+	}
+	return "/"
+}
+
+// setUser switches to the spec's uid, gid and groups and applies the
+// capability sets. The bounding set is dropped first (that needs
+// CAP_SETPCAP), and PR_SET_KEEPCAPS carries the permitted set across
+// setuid so the spec's capabilities can still be raised after it.
+func setUser(p *specs.Process) error {
+	var caps capability.Capabilities
+	if p.Capabilities != nil {
+		var err error
+		if caps, err = capability.NewPid2(0); err != nil {
+			return fmt.Errorf("read capabilities: %w", err)
+		}
+		caps.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+		set := func(which capability.CapType, names []string) {
+			for _, n := range names {
+				if c, ok := specconv.Capability(n); ok {
+					caps.Set(which, c)
+				}
+			}
+		}
+		set(capability.BOUNDING, p.Capabilities.Bounding)
+		set(capability.EFFECTIVE, p.Capabilities.Effective)
+		set(capability.PERMITTED, p.Capabilities.Permitted)
+		set(capability.INHERITABLE, p.Capabilities.Inheritable)
+		set(capability.AMBIENT, p.Capabilities.Ambient)
+		if err := caps.Apply(capability.BOUNDS); err != nil {
+			return fmt.Errorf("apply bounding capabilities: %w", err)
+		}
+		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("keep capabilities: %w", err)
+		}
+	}
+	u := p.User
+	gids := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		gids = append(gids, int(g))
+	}
+	if err := unix.Setgroups(gids); err != nil && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("process.user.additionalGids: %w", err)
+	} else if err != nil && len(gids) > 0 {
+		return fmt.Errorf("process.user.additionalGids: %w", err)
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	}
+	if caps == nil {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("reset keep capabilities: %w", err)
+	}
+	if err := caps.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("unable to apply caps: %w", err)
+	}
+	if err := caps.Apply(capability.AMBS); err != nil {
+		return fmt.Errorf("apply ambient capabilities: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+// Command minirunc is an OCI container runtime with runc's command line.
+// This file holds the global flags and the error path; each command lives in
+// a file of its own, and the work is done by the packages (see README.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	containerinit "github.com/minirunc/minirunc/init"
+	"github.com/minirunc/minirunc/logs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v3"
+)
+
+// version and gitCommit are set by the Makefile with -ldflags -X.
+var (
+	version   = "0.1.0-dev"
+	gitCommit = ""
+)
+
+// exitCode makes main exit with a code without printing an error (run
+// passes on the container's exit code this way).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		containerinit.Main()
+		return
+	}
+	// The --log file must exist and carry the error even when the other
+	// arguments are wrong (containerd reads it), so it is opened before
+	// the command line is parsed.
+	logPath, logFormat := scanLogFlags(os.Args[1:])
+	if err := logs.Setup(logPath, logFormat, false); err != nil {
+		fmt.Fprintln(os.Stderr, "minirunc: "+err.Error())
+		os.Exit(1)
+	}
+	err := newApp().Run(context.Background(), os.Args)
+	logs.Close()
+	var code exitCode
+	if errors.As(err, &code) {
+		os.Exit(int(code))
+	}
+	if err != nil {
+		logs.Error(err.Error())
+		logs.Close()
+		os.Exit(1)
+	}
+}
+
+// scanLogFlags finds --log and --log-format among the global flags.
+func scanLogFlags(args []string) (path, format string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			break // the command name ends the global flags
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "log" && name != "log-format" {
+			continue
+		}
+		if !hasVal && i+1 < len(args) {
+			i++
+			val = args[i]
+		}
+		if name == "log" {
+			path = val
+		} else {
+			format = val
+		}
+	}
+	return path, format
+}
+
+func usageError(_ context.Context, _ *cli.Command, err error, _ bool) error { return err }
+
+func newApp() *cli.Command {
+	cli.VersionPrinter = func(cmd *cli.Command) {
+		fmt.Printf("minirunc version %s\n", version)
+		if gitCommit != "" {
+			fmt.Printf("commit: %s\n", gitCommit)
+		}
+		fmt.Printf("spec: %s\ngo: %s\n", specs.Version, runtime.Version())
+	}
+	return &cli.Command{
+		Name:            "minirunc",
+		Usage:           "Open Container Initiative runtime",
+		Version:         version,
+		HideHelpCommand: true,
+		OnUsageError:    usageError,
+		ExitErrHandler:  func(context.Context, *cli.Command, error) {},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+			&cli.StringFlag{Name: "log", Usage: "set the log file to write minirunc logs to (default is '/dev/stderr')"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
+			&cli.StringFlag{Name: "root", Value: "/run/minirunc", Usage: "root directory for storage of container state (this should be located in tmpfs)"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\""},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+			&cli.StringFlag{Name: "criu", Hidden: true},
+		},
+		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+			if f := cmd.String("log-format"); f != "text" && f != "json" {
+				return ctx, fmt.Errorf("invalid log-format %q: must be text or json", f)
+			}
+			if r := cmd.String("rootless"); r != "auto" && r != "true" && r != "false" {
+				return ctx, fmt.Errorf("invalid --rootless value %q: must be true, false or auto", r)
+			}
+			if cmd.Bool("debug") {
+				_ = logs.Setup(cmd.String("log"), cmd.String("log-format"), true)
+			}
+			return ctx, nil
+		},
+		Commands: []*cli.Command{
+			createCommand(), startCommand(), runCommand(), stateCommand(), listCommand(),
+			killCommand(), deleteCommand(), specCommand(),
+		},
+	}
+}
+
+// checkArgs enforces the number of positional arguments.
+func checkArgs(cmd *cli.Command, min, max int) error {
+	n := cmd.Args().Len()
+	switch {
+	case min == max && n != min:
+		return fmt.Errorf("%q requires exactly %d argument(s)", cmd.Name, min)
+	case n < min:
+		return fmt.Errorf("%q requires a minimum of %d argument(s)", cmd.Name, min)
+	case max >= 0 && n > max:
+		return fmt.Errorf("%q requires a maximum of %d argument(s)", cmd.Name, max)
+	}
+	return nil
+}
+
+// root is the state root of the invocation.
+func root(cmd *cli.Command) string { return cmd.Root().String("root") }

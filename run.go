@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+
+	"github.com/minirunc/minirunc/container"
+	"github.com/minirunc/minirunc/logs"
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "run",
+		Usage:        "create and run a container",
+		ArgsUsage:    "<container-id>",
+		OnUsageError: usageError,
+		Flags: append(createFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
+		),
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if err := checkArgs(cmd, 1, 1); err != nil {
+				return err
+			}
+			detach := cmd.Bool("detach")
+			if !detach && !cmd.Bool("no-subreaper") {
+				// Processes the container leaves behind are reparented to
+				// us and reaped here, not by the host's init.
+				if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+					return err
+				}
+			}
+			// Catch signals from the start so none is lost between create
+			// and wait; they are forwarded to the container.
+			sigs := make(chan os.Signal, 64)
+			if !detach {
+				signal.Notify(sigs)
+			}
+			c, pid, err := createContainer(cmd)
+			if err != nil {
+				return err
+			}
+			if err := startLoaded(c); err != nil {
+				_, _ = c.Delete(true)
+				return err
+			}
+			id := c.State.ID
+			c.Unlock()
+			if detach {
+				return nil
+			}
+			code := waitForward(pid, sigs)
+			if !cmd.Bool("keep") {
+				if err := deleteByID(cmd, id, true); err != nil && !errors.Is(err, container.ErrNotExist) {
+					logs.Warn("delete after exit: %v", err)
+				}
+			}
+			return exitCode(code)
+		},
+	}
+}
+
+// waitForward forwards signals to the container's init until it exits,
+// reaping every child (as a subreaper), and returns the exit code: the
+// process's own, or 128+N when a signal N killed it.
+func waitForward(pid int, sigs chan os.Signal) int {
+	for {
+		// Reap whatever has exited; init's status ends the wait.
+		for {
+			var ws unix.WaitStatus
+			wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if err != nil || wpid <= 0 {
+				break
+			}
+			if wpid == pid {
+				if ws.Signaled() {
+					return 128 + int(ws.Signal())
+				}
+				return ws.ExitStatus()
+			}
+		}
+		s := <-sigs
+		if s == unix.SIGCHLD || s == unix.SIGURG {
+			continue
+		}
+		_ = unix.Kill(pid, s.(unix.Signal))
+	}
+}

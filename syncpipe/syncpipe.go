@@ -1,0 +1,100 @@
+// Package syncpipe is the protocol between `minirunc create` (the parent)
+// and `minirunc init` (the container side) over their socketpair. Each
+// message is one JSON object; every step the child takes answers success or
+// a typed error, so a failure inside the container reaches the user as one
+// line and the parent knows to tear down.
+//
+//	parent -> child   Config            after the child sits in its cgroups
+//	child  -> parent  {"type":"hooks"}  mounts done: run prestart, createRuntime
+//	parent -> child   {"type":"hooksDone"}
+//	child  -> parent  {"type":"ready"}  about to wait on the exec fifo
+//	child  -> parent  {"type":"error","msg":...}  at any step; the child exits
+package syncpipe
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Message types.
+const (
+	TypeHooks     = "hooks"
+	TypeHooksDone = "hooksDone"
+	TypeReady     = "ready"
+	TypeError     = "error"
+)
+
+// Config is everything init needs, sent once by the parent.
+type Config struct {
+	ID           string       `json:"id"`
+	Bundle       string       `json:"bundle"`
+	Rootfs       string       `json:"rootfs"`
+	Spec         *specs.Spec  `json:"spec"`
+	NoPivot      bool         `json:"noPivot,omitempty"`
+	NoNewKeyring bool         `json:"noNewKeyring,omitempty"`
+	PreserveFDs  int          `json:"preserveFds,omitempty"`
+	CgroupDirs   []string     `json:"cgroupDirs,omitempty"`
+	State        *specs.State `json:"state"` // for createContainer and startContainer hooks
+}
+
+// Message is a step report or request.
+type Message struct {
+	Type string `json:"type"`
+	Msg  string `json:"msg,omitempty"`
+}
+
+// Pipe is one end of the socketpair.
+type Pipe struct {
+	f   *os.File
+	enc *json.Encoder
+	dec *json.Decoder
+}
+
+// New wraps an end of the socketpair.
+func New(f *os.File) *Pipe {
+	return &Pipe{f: f, enc: json.NewEncoder(f), dec: json.NewDecoder(f)}
+}
+
+// Send writes one JSON value.
+func (p *Pipe) Send(v any) error { return p.enc.Encode(v) }
+
+// SendError reports a failure to the parent.
+func (p *Pipe) SendError(err error) { _ = p.enc.Encode(Message{Type: TypeError, Msg: err.Error()}) }
+
+// Recv reads one JSON value into v.
+func (p *Pipe) Recv(v any) error {
+	if err := p.dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return io.EOF
+		}
+		return err
+	}
+	return nil
+}
+
+// Expect reads one message and checks its type; an error message from the
+// other side becomes the returned error.
+func (p *Pipe) Expect(typ string) error {
+	var m Message
+	if err := p.Recv(&m); err != nil {
+		return err
+	}
+	if m.Type == TypeError {
+		return errors.New(m.Msg)
+	}
+	if m.Type != typ {
+		return fmt.Errorf("sync: expected %q, got %q", typ, m.Type)
+	}
+	return nil
+}
+
+// Close closes this end.
+func (p *Pipe) Close() error { return p.f.Close() }
+
+// File is the underlying socket.
+func (p *Pipe) File() *os.File { return p.f }
