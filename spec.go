@@ -31,6 +31,7 @@ func specCommand() *cli.Command {
 			}
 			path := filepath.Join(cmd.String("bundle"), "config.json")
 			if _, err := os.Stat(path); err == nil {
+				//lint:ignore ST1005 runc's exact message, which scripts match
 				return errors.New("File config.json exists. Remove it first")
 			}
 			data, err := json.MarshalIndent(s, "", "\t")

@@ -196,6 +196,7 @@ func (c *Container) create(o CreateOpts) (*exec.Cmd, error) {
 	}
 	if h := spec.Hooks; h != nil {
 		st := c.specState(Creating)
+		//lint:ignore SA1019 prestart is deprecated but still sent by Docker (libnetwork-setkey)
 		if err := hooks.Run("prestart", h.Prestart, st); err != nil {
 			return nil, err
 		}

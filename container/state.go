@@ -143,7 +143,8 @@ func (c *Container) save() error {
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
-	if _, err := tmp.Write(data); err == nil {
+	_, err = tmp.Write(data)
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

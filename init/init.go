@@ -64,10 +64,9 @@ func Main() {
 		fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
 		os.Exit(1)
 	}
-	if err := run(&cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
-		os.Exit(127)
-	}
+	err := run(&cfg)
+	fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
+	os.Exit(127)
 }
 
 // exe is the resolved executable, found before the fifo wait so that a
@@ -177,7 +176,8 @@ func waitForStart(fifoFD int) error {
 	return nil
 }
 
-// run is the last step: startContainer hooks, then execve.
+// run is the last step: startContainer hooks, then execve. It returns only
+// on failure.
 func run(cfg *syncpipe.Config) error {
 	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		if err := hooks.Run("startContainer", h.StartContainer, cfg.State); err != nil {

@@ -226,6 +226,7 @@ func validateHooks(h *specs.Hooks) error {
 		name  string
 		hooks []specs.Hook
 	}{
+		//lint:ignore SA1019 prestart is deprecated but Docker still uses it
 		{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
 		{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop},
 	}

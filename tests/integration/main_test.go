@@ -234,13 +234,11 @@ func (e *Env) NewID() string {
 func (e *Env) Bundle(id string, args []string, mutate func(*specs.Spec)) string {
 	e.t.Helper()
 	b := filepath.Join(e.dir, "bundle-"+id)
+	if err := os.MkdirAll(b, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
 	if out, err := exec.Command("cp", "-a", baseRoot, filepath.Join(b, "rootfs")).CombinedOutput(); err != nil {
-		if err := os.MkdirAll(b, 0o755); err != nil {
-			e.t.Fatal(err)
-		}
-		if out, err = exec.Command("cp", "-a", baseRoot, filepath.Join(b, "rootfs")).CombinedOutput(); err != nil {
-			e.t.Fatalf("copy rootfs: %v %s", err, out)
-		}
+		e.t.Fatalf("copy rootfs: %v %s", err, out)
 	}
 	s := defaultSpec()
 	s.Process.Args = args
