@@ -90,6 +90,18 @@ func Resolve(cgroupsPath, id string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	var own map[string]string
+	if !filepath.IsAbs(cgroupsPath) {
+		if own, err = ownCgroups(); err != nil {
+			return nil, fmt.Errorf("read own cgroups: %w", err)
+		}
+	}
+	return resolve(hs, own, cgroupsPath, id)
+}
+
+// resolve is Resolve's pure part: own maps hierarchy keys to the caller's
+// cgroups and is used only for a relative path.
+func resolve(hs []Hierarchy, own map[string]string, cgroupsPath, id string) ([]string, error) {
 	p := cgroupsPath
 	if p == "" {
 		p = id
@@ -97,23 +109,20 @@ func Resolve(cgroupsPath, id string) ([]string, error) {
 	if strings.Contains(p, ":") {
 		return nil, fmt.Errorf("linux.cgroupsPath %q looks like a systemd slice; the systemd cgroup driver is not supported yet", cgroupsPath)
 	}
-	var own map[string]string
-	if !filepath.IsAbs(p) {
-		if own, err = ownCgroups(); err != nil {
-			return nil, fmt.Errorf("read own cgroups: %w", err)
-		}
-	}
 	var dirs []string
 	for _, h := range hs {
 		cg := filepath.Clean("/" + p)
-		if own != nil {
-			cg = filepath.Join(own[h.Key], filepath.Clean("/"+p))
+		if !filepath.IsAbs(p) {
+			cg = filepath.Join(own[h.Key], cg)
 		}
 		rel, err := filepath.Rel(h.Root, cg)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 			continue // not visible through this mount
 		}
 		dirs = append(dirs, filepath.Join(h.Mountpoint, rel))
+	}
+	if len(dirs) == 0 && len(hs) > 0 {
+		return nil, fmt.Errorf("linux.cgroupsPath %q is outside every mounted cgroup hierarchy", cgroupsPath)
 	}
 	return dirs, nil
 }
