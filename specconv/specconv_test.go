@@ -44,7 +44,9 @@ func TestValidationErrors(t *testing.T) {
 		want   string
 	}{
 		{"namespace", func(s *specs.Spec) { s.Linux.Namespaces[2].Type = "foo" }, `linux.namespaces[2].type "foo" is not a namespace type`},
-		{"dup namespace", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"}) }, `appears twice`},
+		{"dup namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"})
+		}, `appears twice`},
 		{"capability", func(s *specs.Spec) { s.Process.Capabilities.Bounding[1] = "CAP_FOO" }, `process.capabilities.bounding[1] "CAP_FOO" is not a capability`},
 		{"rootfs", func(s *specs.Spec) { s.Root.Path = "missing" }, `root.path`},
 		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, `process.args`},
