@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/minirunc/minirunc/container"
+	"github.com/moby/sys/user"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 )
 
 func listCommand() *cli.Command {
@@ -32,7 +34,9 @@ func listCommand() *cli.Command {
 			}
 			var states []container.OCIState
 			for _, c := range cs {
-				states = append(states, c.OCI())
+				s := c.OCI()
+				s.Owner = dirOwner(c.Dir)
+				states = append(states, s)
 			}
 			if cmd.Bool("quiet") {
 				for _, s := range states {
@@ -55,4 +59,17 @@ func listCommand() *cli.Command {
 			}
 		},
 	}
+}
+
+// dirOwner names the owner of a container's state directory, as runc's
+// list shows it: the user name, or #uid when it has none.
+func dirOwner(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return ""
+	}
+	if u, err := user.LookupUid(int(st.Uid)); err == nil && u.Name != "" {
+		return u.Name
+	}
+	return fmt.Sprintf("#%d", st.Uid)
 }

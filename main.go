@@ -43,9 +43,9 @@ func main() {
 		os.Exit(1)
 	}
 	err := newApp().Run(context.Background(), os.Args)
-	logs.Close()
 	var code exitCode
 	if errors.As(err, &code) {
+		logs.Close()
 		os.Exit(int(code))
 	}
 	if err != nil {
@@ -55,6 +55,9 @@ func main() {
 	}
 }
 
+// globalValueFlags are the global flags that take a value.
+var globalValueFlags = map[string]bool{"log": true, "log-format": true, "root": true, "rootless": true, "criu": true}
+
 // scanLogFlags finds --log and --log-format among the global flags.
 func scanLogFlags(args []string) (path, format string) {
 	for i := 0; i < len(args); i++ {
@@ -63,12 +66,13 @@ func scanLogFlags(args []string) (path, format string) {
 			break // the command name ends the global flags
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if name != "log" && name != "log-format" {
-			continue
-		}
-		if !hasVal && i+1 < len(args) {
+		if !hasVal && globalValueFlags[name] && i+1 < len(args) {
+			// "--root R --log F": the value is the next argument.
 			i++
 			val = args[i]
+		}
+		if name != "log" && name != "log-format" {
+			continue
 		}
 		if name == "log" {
 			path = val

@@ -109,6 +109,11 @@ func (c *Container) create(o CreateOpts) (*exec.Cmd, error) {
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// mkfifo honours the umask, which would take the write bit from a
+	// non-root container user.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("chmod exec fifo: %w", err)
+	}
 	uid, gid := rootIDs(spec)
 	if err := os.Chown(fifo, uid, gid); err != nil {
 		return nil, fmt.Errorf("chown exec fifo: %w", err)
@@ -158,6 +163,9 @@ func (c *Container) create(o CreateOpts) (*exec.Cmd, error) {
 			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 		}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// clone keeps the host uid; become the namespace's root (the
+		// mapped host id) so that init has its capabilities there.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)

@@ -25,17 +25,19 @@ func (c *Container) Start() (warnings []error, err error) {
 	default:
 		return nil, fmt.Errorf("cannot start a container in the %s state", st)
 	}
+	// The pidfd first: once the fifo is open, init may run and exit at
+	// once, and a zombie init would read as not running.
+	pidfd, err := c.pidfd()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pidfd)
 	fifo := filepath.Join(c.Dir, fifoName)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	pidfd, err := c.pidfd()
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(pidfd)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		if _, err := unix.Poll(fds, -1); err != nil {
@@ -80,17 +82,13 @@ func (c *Container) pidfd() (int, error) {
 
 // Kill sends sig to init, or with all to every process in its cgroup.
 func (c *Container) Kill(sig unix.Signal, all bool) error {
-	status := c.Status()
 	if all {
-		if status == Stopped {
-			// Init is gone; whatever is left in the cgroup still gets it
-			// (containerd's kill --all after exit).
-			return c.signalCgroup(sig)
-		}
-		if err := c.signalCgroup(sig); err != nil {
-			return err
-		}
+		// As runc: every process in the cgroup, init included, whatever
+		// the status (containerd's kill --all after init exited). Init is
+		// not signalled again: it may already be gone, which is no error.
+		return c.signalCgroup(sig)
 	}
+	status := c.Status()
 	if status == Stopped {
 		return ErrNotRunning
 	}

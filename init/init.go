@@ -115,8 +115,11 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 	if err := pipe.Expect(syncpipe.TypeHooksDone); err != nil {
 		return err
 	}
-	if spec.Hooks != nil {
-		if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, cfg.State); err != nil {
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		// create is not done yet: the state says creating, as runc's does.
+		st := *cfg.State
+		st.Status = specs.StateCreating
+		if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, &st); err != nil {
 			return err
 		}
 	}

@@ -85,31 +85,33 @@ func homeDir(uid int) string {
 // CAP_SETPCAP), and PR_SET_KEEPCAPS carries the permitted set across
 // setuid so the spec's capabilities can still be raised after it.
 func setUser(p *specs.Process) error {
-	var caps capability.Capabilities
-	if p.Capabilities != nil {
-		var err error
-		if caps, err = capability.NewPid2(0); err != nil {
-			return fmt.Errorf("read capabilities: %w", err)
-		}
-		caps.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
-		set := func(which capability.CapType, names []string) {
-			for _, n := range names {
-				if c, ok := specconv.Capability(n); ok {
-					caps.Set(which, c)
-				}
+	// No process.capabilities means no capabilities at all, as with runc.
+	pc := p.Capabilities
+	if pc == nil {
+		pc = &specs.LinuxCapabilities{}
+	}
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	caps.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	set := func(which capability.CapType, names []string) {
+		for _, n := range names {
+			if c, ok := specconv.Capability(n); ok {
+				caps.Set(which, c)
 			}
 		}
-		set(capability.BOUNDING, p.Capabilities.Bounding)
-		set(capability.EFFECTIVE, p.Capabilities.Effective)
-		set(capability.PERMITTED, p.Capabilities.Permitted)
-		set(capability.INHERITABLE, p.Capabilities.Inheritable)
-		set(capability.AMBIENT, p.Capabilities.Ambient)
-		if err := caps.Apply(capability.BOUNDS); err != nil {
-			return fmt.Errorf("apply bounding capabilities: %w", err)
-		}
-		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("keep capabilities: %w", err)
-		}
+	}
+	set(capability.BOUNDING, pc.Bounding)
+	set(capability.EFFECTIVE, pc.Effective)
+	set(capability.PERMITTED, pc.Permitted)
+	set(capability.INHERITABLE, pc.Inheritable)
+	set(capability.AMBIENT, pc.Ambient)
+	if err := caps.Apply(capability.BOUNDS); err != nil {
+		return fmt.Errorf("apply bounding capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities: %w", err)
 	}
 	u := p.User
 	gids := make([]int, 0, len(u.AdditionalGids))
@@ -126,9 +128,6 @@ func setUser(p *specs.Process) error {
 	}
 	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
 		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
-	}
-	if caps == nil {
-		return nil
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("reset keep capabilities: %w", err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -159,8 +160,28 @@ func (r *Rootfs) reopen(dest string) (*os.File, error) {
 	return pathrs.OpenatInRoot(r.root, dest)
 }
 
+// resolve follows the symlinks of dest as if the rootfs were / (as runc
+// does with SecureJoin), so that a destination reached through a symlink,
+// even a dangling one such as evil -> /host/dir, names a path inside the
+// rootfs that can be created. The result is only a name: it is opened with
+// pathrs, which keeps every step inside the rootfs whatever changes later.
+func (r *Rootfs) resolve(dest string) (string, error) {
+	full, err := securejoin.SecureJoin(r.cfg.Rootfs, dest)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in the rootfs: %w", dest, err)
+	}
+	rel, err := filepath.Rel(r.cfg.Rootfs, full)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("resolve %s: %s is outside the rootfs", dest, full)
+	}
+	return filepath.Clean("/" + rel), nil
+}
+
 func (r *Rootfs) mount(m specs.Mount) error {
-	dest := filepath.Clean("/" + m.Destination)
+	dest, err := r.resolve(m.Destination)
+	if err != nil {
+		return err
+	}
 	if dest == "/" {
 		return errors.New("cannot mount over the container's root")
 	}
