@@ -335,7 +335,7 @@ func TestProcessStdio(t *testing.T) {
 func TestUserNamespace(t *testing.T) {
 	e := NewEnv(t)
 	id := e.NewID()
-	b := e.Bundle(id, []string{"sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u:%g /bin/busybox; touch /tmp/x && echo wrote"},
+	b := e.Bundle(id, []string{"sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u:%g /bin/busybox; touch /tmp/x && echo wrote; echo x > /dev/null && head -c 3 /dev/zero | wc -c"},
 		func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
@@ -354,7 +354,7 @@ func TestUserNamespace(t *testing.T) {
 		t.Fatalf("run: exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 5 {
+	if len(lines) != 6 {
 		t.Fatalf("output %q", out)
 	}
 	for i, name := range []string{"uid_map", "gid_map"} {
@@ -362,8 +362,8 @@ func TestUserNamespace(t *testing.T) {
 			t.Errorf("%s = %q, want 0 100000 65536", name, f)
 		}
 	}
-	if lines[2] != "0" || lines[3] != "0:0" || lines[4] != "wrote" {
-		t.Errorf("id -u, owner of /bin/busybox, write = %q; want 0, 0:0, wrote", lines[2:])
+	if lines[2] != "0" || lines[3] != "0:0" || lines[4] != "wrote" || lines[5] != "3" {
+		t.Errorf("id -u, owner of /bin/busybox, write, /dev/zero = %q; want 0, 0:0, wrote, 3", lines[2:])
 	}
 	st, err := os.Stat(filepath.Join(b, "rootfs", "tmp", "x"))
 	if err != nil {

@@ -448,8 +448,9 @@ func TestMountThroughSymlinkStaysInRootfs(t *testing.T) {
 	writeFile(t, src, "bound\n")
 	id := e.NewID()
 	rel := strings.Repeat("../", 10) + strings.TrimPrefix(hostDir, "/")
-	b := e.Bundle(id, []string{"sh", "-c", "cat /evil/file /dotdot/file; ls /evil/sub && echo sub-ok; cat /proc/self/mountinfo"}, chainMutate(
+	b := e.Bundle(id, []string{"sh", "-c", "cat /evil/file /dotdot/file /lastlink; ls /evil/sub && echo sub-ok; cat /proc/self/mountinfo"}, chainMutate(
 		addMount(specs.Mount{Destination: "/evil/sub", Type: "tmpfs", Source: "tmpfs"}),
+		addMount(specs.Mount{Destination: "/lastlink", Type: "bind", Source: src, Options: []string{"bind"}}),
 		addMount(specs.Mount{Destination: "/evil/file", Type: "bind", Source: src, Options: []string{"bind"}}),
 		addMount(specs.Mount{Destination: "/dotdot/file", Type: "bind", Source: src, Options: []string{"bind"}}),
 	))
@@ -460,6 +461,10 @@ func TestMountThroughSymlinkStaysInRootfs(t *testing.T) {
 	if err := os.Symlink(rel, filepath.Join(rootfs, "dotdot")); err != nil {
 		t.Fatal(err)
 	}
+	// The destination itself a dangling symlink to a host file.
+	if err := os.Symlink(filepath.Join(hostDir, "target"), filepath.Join(rootfs, "lastlink")); err != nil {
+		t.Fatal(err)
+	}
 	out, stderr, code := e.Run("run", "--bundle", b, id)
 	if ents, err := os.ReadDir(hostDir); err != nil || len(ents) != 0 {
 		t.Fatalf("host dir %s touched: %v %v", hostDir, ents, err)
@@ -467,12 +472,13 @@ func TestMountThroughSymlinkStaysInRootfs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d: %s", code, stderr)
 	}
-	if !strings.HasPrefix(out, "bound\nbound\nsub-ok\n") {
+	if !strings.HasPrefix(out, "bound\nbound\nbound\nsub-ok\n") {
 		t.Fatalf("output %q: want the mounts reachable through the symlinks", out)
 	}
 	mi := parseMountinfo(t, out)
 	mustMount(t, mi, hostDir+"/sub")
 	mustMount(t, mi, hostDir+"/file")
+	mustMount(t, mi, hostDir+"/target")
 	// And they were made inside the rootfs, on the rootfs' own filesystem.
 	if _, err := os.Stat(filepath.Join(rootfs, hostDir, "sub")); err != nil {
 		t.Fatalf("mount point not created inside the rootfs: %v", err)
