@@ -29,6 +29,10 @@ func Setup(path, format string, dbg bool) error {
 	if path == "" {
 		return nil
 	}
+	if logFile != nil {
+		logFile.Close()
+		logFile = nil
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/minirunc/minirunc/specconv"
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -62,7 +63,7 @@ func Prepare(cfg *Config) (*Rootfs, error) {
 			r.Close()
 			return nil, fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
-		if filepath.Clean(m.Destination) == "/dev" && isBind(m) {
+		if filepath.Clean(m.Destination) == "/dev" && specconv.IsBind(m) {
 			devBound = true
 		}
 	}
@@ -114,18 +115,6 @@ func makeParentPrivate(rootfs string) error {
 		}
 	}
 	return nil
-}
-
-func isBind(m specs.Mount) bool {
-	if m.Type == "bind" {
-		return true
-	}
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
 }
 
 // procPath names an open fd through /proc so that mount(2) acts on the
@@ -189,7 +178,7 @@ func (r *Rootfs) mount(m specs.Mount) error {
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
 		return r.mountCgroup(dest, m.Type, opts)
 	}
-	bind := isBind(m)
+	bind := specconv.IsBind(m)
 	wantFile := false
 	if bind {
 		st, err := os.Stat(m.Source)

@@ -97,11 +97,8 @@ func Finalize(cfg *Config) error {
 // maskPath hides p: a directory under an empty read-only tmpfs, a file
 // under /dev/null. A path that does not exist needs no mask.
 func maskPath(root *os.File, p string) error {
-	h, err := pathrs.OpenatInRoot(root, p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	h, err := openOptional(root, p)
+	if h == nil {
 		return err
 	}
 	defer h.Close()
@@ -131,11 +128,8 @@ func maskPath(root *os.File, p string) error {
 
 // readonlyPath bind-mounts p onto itself and makes the whole tree read-only.
 func readonlyPath(root *os.File, p string) error {
-	h, err := pathrs.OpenatInRoot(root, p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	h, err := openOptional(root, p)
+	if h == nil {
 		return err
 	}
 	defer h.Close()
@@ -152,4 +146,13 @@ func readonlyPath(root *os.File, p string) error {
 		return remountHandle(nh, unix.MS_RDONLY|unix.MS_REC)
 	}
 	return nil
+}
+
+// openOptional opens p inside root; a missing p gives (nil, nil).
+func openOptional(root *os.File, p string) (*os.File, error) {
+	h, err := pathrs.OpenatInRoot(root, p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return h, err
 }

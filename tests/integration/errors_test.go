@@ -1,5 +1,7 @@
 package integration
 
+//lint:file-ignore SA1019 prestart hooks are deprecated but Docker still sends them, so they are tested
+
 import (
 	"encoding/json"
 	"fmt"

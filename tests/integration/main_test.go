@@ -23,7 +23,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-const cgroupParent = "/minirunc-test"
+// cgroupParent holds this run's containers: /minirunc-test/run-<pid>, so
+// that two runs at once never take each other's cgroups for leftovers.
+var cgroupParent = "/minirunc-test"
 
 var (
 	minirunc  string // the binary under test
@@ -60,6 +62,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	cgroupParent = fmt.Sprintf("/minirunc-test/run-%d", os.Getpid())
 	if minirunc = os.Getenv("MINIRUNC_BIN"); minirunc == "" {
 		minirunc = filepath.Join(tmp, "minirunc")
 		out, err := exec.Command("go", "build", "-o", minirunc, "../..").CombinedOutput()
@@ -140,24 +143,25 @@ func makeRootfs(dir string) error {
 	return nil
 }
 
-// removeCgroupParent removes /minirunc-test in every hierarchy.
+// removeCgroupParent removes this run's cgroup parent in every hierarchy,
+// reporting any container cgroup a test left, and /minirunc-test once empty.
 func removeCgroupParent() error {
 	var errs []string
 	for _, h := range cgroupMounts() {
 		d := filepath.Join(h, cgroupParent)
-		if _, err := os.Stat(d); err != nil {
-			continue
-		}
-		subs, _ := os.ReadDir(d)
-		for _, s := range subs {
-			if s.IsDir() {
-				errs = append(errs, "leftover cgroup "+filepath.Join(d, s.Name()))
-				os.Remove(filepath.Join(d, s.Name()))
+		if _, err := os.Stat(d); err == nil {
+			subs, _ := os.ReadDir(d)
+			for _, s := range subs {
+				if s.IsDir() {
+					errs = append(errs, "leftover cgroup "+filepath.Join(d, s.Name()))
+					os.Remove(filepath.Join(d, s.Name()))
+				}
+			}
+			if err := os.Remove(d); err != nil {
+				errs = append(errs, err.Error())
 			}
 		}
-		if err := os.Remove(d); err != nil {
-			errs = append(errs, err.Error())
-		}
+		os.Remove(filepath.Dir(d)) // fails while another run uses it
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
