@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/container"
 	"github.com/minirunc/minirunc/specconv"
 	"github.com/urfave/cli/v3"
@@ -32,7 +33,7 @@ func createCommand() *cli.Command {
 			if err := checkArgs(cmd, 1, 1); err != nil {
 				return err
 			}
-			c, _, err := createContainer(cmd)
+			c, _, err := createContainer(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -42,27 +43,39 @@ func createCommand() *cli.Command {
 	}
 }
 
-// createContainer is create's work, shared with run.
-func createContainer(cmd *cli.Command) (*container.Container, int, error) {
+// createContainer is create's work, shared with run. For a foreground run
+// with a terminal, the returned relay carries the pty to the caller.
+func createContainer(cmd *cli.Command, detach bool) (*container.Container, *console.Relay, error) {
 	id := cmd.Args().First()
 	if err := specconv.ValidateID(id); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	b, err := specconv.LoadBundle(cmd.String("bundle"))
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if cmd.Int("preserve-fds") < 0 {
-		return nil, 0, errors.New("--preserve-fds must not be negative")
+		return nil, nil, errors.New("--preserve-fds must not be negative")
 	}
-	c, proc, err := container.Create(container.CreateOpts{
+	cs, err := console.NewSetup(b.Spec.Process.Terminal, cmd.String("console-socket"), detach)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cs.Close()
+	c, err := container.Create(container.CreateOpts{
 		Root: root(cmd), ID: id, Bundle: b,
-		PidFile: cmd.String("pid-file"), ConsoleSocket: cmd.String("console-socket"),
+		PidFile: cmd.String("pid-file"), Console: cs.Child,
 		NoPivot: cmd.Bool("no-pivot"), NoNewKeyring: cmd.Bool("no-new-keyring"),
 		PreserveFDs: int(cmd.Int("preserve-fds")),
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	return c, proc.Process.Pid, nil
+	relay, err := cs.Relay()
+	if err != nil {
+		_, _ = c.Delete(true)
+		c.Unlock()
+		return nil, nil, err
+	}
+	return c, relay, nil
 }

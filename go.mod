@@ -12,4 +12,8 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require cyphar.com/go-pathrs v0.2.5 // indirect
+require (
+	cyphar.com/go-pathrs v0.2.5 // indirect
+	github.com/cilium/ebpf v0.22.0 // indirect
+	golang.org/x/term v0.47.0 // indirect
+)

@@ -13,6 +13,7 @@ import (
 
 	containerinit "github.com/minirunc/minirunc/init"
 	"github.com/minirunc/minirunc/logs"
+	_ "github.com/minirunc/minirunc/nsenter" // joins namespaces before Go starts
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 )
@@ -123,7 +124,7 @@ func newApp() *cli.Command {
 		},
 		Commands: []*cli.Command{
 			createCommand(), startCommand(), runCommand(), stateCommand(), listCommand(),
-			killCommand(), deleteCommand(), specCommand(),
+			killCommand(), deleteCommand(), specCommand(), execCommand(), psCommand(),
 		},
 	}
 }

@@ -41,12 +41,17 @@ func runCommand() *cli.Command {
 			if !detach {
 				signal.Notify(sigs)
 			}
-			c, pid, err := createContainer(cmd)
+			c, relay, err := createContainer(cmd, detach)
 			if err != nil {
 				return err
 			}
+			pid := c.State.Pid
 			if err := startLoaded(c); err != nil {
 				_, _ = c.Delete(true)
+				c.Unlock()
+				if relay != nil {
+					relay.Stop()
+				}
 				return err
 			}
 			id := c.State.ID
@@ -54,7 +59,10 @@ func runCommand() *cli.Command {
 			if detach {
 				return nil
 			}
-			code := waitForward(pid, sigs)
+			code := waitForward(pid, sigs, relay != nil)
+			if relay != nil {
+				relay.Stop()
+			}
 			if !cmd.Bool("keep") {
 				if err := deleteByID(cmd, id, true); err != nil && !errors.Is(err, container.ErrNotExist) {
 					logs.Warn("delete after exit: %v", err)
@@ -68,7 +76,7 @@ func runCommand() *cli.Command {
 // waitForward forwards signals to the container's init until it exits,
 // reaping every child (as a subreaper), and returns the exit code: the
 // process's own, or 128+N when a signal N killed it.
-func waitForward(pid int, sigs chan os.Signal) int {
+func waitForward(pid int, sigs chan os.Signal, tty bool) int {
 	for {
 		// Reap whatever has exited; init's status ends the wait.
 		for {
@@ -85,7 +93,9 @@ func waitForward(pid int, sigs chan os.Signal) int {
 			}
 		}
 		s := <-sigs
-		if s == unix.SIGCHLD || s == unix.SIGURG {
+		// SIGURG is the Go runtime's own; with a tty the relay handles
+		// SIGWINCH.
+		if s == unix.SIGCHLD || s == unix.SIGURG || (tty && s == unix.SIGWINCH) {
 			continue
 		}
 		_ = unix.Kill(pid, s.(unix.Signal))

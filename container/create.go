@@ -4,15 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/minirunc/minirunc/cgroup"
 	"github.com/minirunc/minirunc/hooks"
-	containerinit "github.com/minirunc/minirunc/init"
 	"github.com/minirunc/minirunc/specconv"
 	"github.com/minirunc/minirunc/syncpipe"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -21,42 +18,42 @@ import (
 
 // CreateOpts are create's arguments.
 type CreateOpts struct {
-	Root          string
-	ID            string
-	Bundle        *specconv.Bundle
-	PidFile       string
-	ConsoleSocket string
-	NoPivot       bool
-	NoNewKeyring  bool
-	PreserveFDs   int
+	Root         string
+	ID           string
+	Bundle       *specconv.Bundle
+	PidFile      string
+	Console      *os.File // console socket (connected) for a terminal
+	NoPivot      bool
+	NoNewKeyring bool
+	PreserveFDs  int
 }
 
 // Create makes a container whose init waits for `start`. On success the
 // init is running in all its namespaces and cgroups, blocked on the exec
-// fifo; on failure nothing is left behind. The returned command is the
-// init, for a foreground `run` to wait on.
-func Create(o CreateOpts) (*Container, *exec.Cmd, error) {
+// fifo; on failure nothing is left behind. For a foreground `run`, the
+// init (State.Pid) is a child of the caller.
+func Create(o CreateOpts) (*Container, error) {
 	spec := o.Bundle.Spec
-	if spec.Process.Terminal {
-		return nil, nil, errors.New("config.json: process.terminal: terminals are not supported yet; set terminal to false")
+	if spec.Process.Terminal && o.Console == nil {
+		return nil, errors.New("cannot allocate tty if minirunc will detach without setting console socket")
 	}
 	dir, err := stateDir(o.Root, o.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
-		return nil, nil, fmt.Errorf("create state root %s: %w", o.Root, err)
+		return nil, fmt.Errorf("create state root %s: %w", o.Root, err)
 	}
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, nil, fmt.Errorf("container with id exists: %s", o.ID)
+			return nil, fmt.Errorf("container with id exists: %s", o.ID)
 		}
-		return nil, nil, fmt.Errorf("create state dir: %w", err)
+		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	lk, err := lockDir(dir, true)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
 	}
 	c := &Container{Dir: dir, lock: lk}
 	c.State = State{
@@ -64,12 +61,11 @@ func Create(o CreateOpts) (*Container, *exec.Cmd, error) {
 		Rootfs: o.Bundle.Rootfs, Created: time.Now().UTC(), Owner: "", Annotations: spec.Annotations,
 		Config: spec,
 	}
-	cmd, err := c.create(o)
-	if err != nil {
+	if err := c.create(o); err != nil {
 		c.destroy()
-		return nil, nil, err
+		return nil, err
 	}
-	return c, cmd, nil
+	return c, nil
 }
 
 // destroy removes everything a failed create made. The caller holds the lock.
@@ -97,99 +93,68 @@ func rootIDs(s *specs.Spec) (int, int) {
 	return uid, gid
 }
 
-func (c *Container) create(o CreateOpts) (*exec.Cmd, error) {
+func (c *Container) create(o CreateOpts) error {
 	spec := o.Bundle.Spec
 	dirs, err := cgroup.Resolve(spec.Linux.CgroupsPath, o.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The fifo is writable by the container's root user (init may already
 	// have switched to it) and by nobody else who could start it.
 	fifo := filepath.Join(c.Dir, fifoName)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return nil, fmt.Errorf("create exec fifo: %w", err)
+		return fmt.Errorf("create exec fifo: %w", err)
 	}
 	// mkfifo honours the umask, which would take the write bit from a
 	// non-root container user.
 	if err := os.Chmod(fifo, 0o622); err != nil {
-		return nil, fmt.Errorf("chmod exec fifo: %w", err)
+		return fmt.Errorf("chmod exec fifo: %w", err)
 	}
 	uid, gid := rootIDs(spec)
 	if err := os.Chown(fifo, uid, gid); err != nil {
-		return nil, fmt.Errorf("chown exec fifo: %w", err)
+		return fmt.Errorf("chown exec fifo: %w", err)
 	}
 	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open exec fifo: %w", err)
+		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifoFile.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
-	}
-	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
-	defer childSock.Close()
-	pipe := syncpipe.New(parentSock)
-	defer pipe.Close()
-
 	preserve := o.PreserveFDs
 	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 {
 		preserve += n
 	}
-	cmd := exec.Command("/proc/self/exe", "init")
-	cmd.Args[0] = "minirunc"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	for i := 0; i < preserve; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	sp := &spawn{preserve: preserve, fifo: fifoFile, uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings}
+	if spec.Process.Terminal {
+		sp.console = o.Console
 	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, childSock, fifoFile)
-	cmd.Env = []string{
-		containerinit.EnvSyncFD + "=" + strconv.Itoa(3+preserve),
-		containerinit.EnvFifoFD + "=" + strconv.Itoa(4+preserve),
+	if err := planNamespaces(sp, spec); err != nil {
+		return err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.CgroupNamespace {
-			continue // unshared by init once it is in its cgroups
-		}
-		cmd.SysProcAttr.Cloneflags |= specconv.Namespaces[ns.Type]
+	defer closeAll(sp.setns)
+	proc, err := sp.start()
+	if err != nil {
+		return err
 	}
-	if specconv.HasNamespace(spec, specs.UserNamespace) {
-		for _, m := range spec.Linux.UIDMappings {
-			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		for _, m := range spec.Linux.GIDMappings {
-			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
-		// clone keeps the host uid; become the namespace's root (the
-		// mapped host id) so that init has its capabilities there.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start container init: %w", err)
-	}
-	childSock.Close()
+	pipe := proc.pipe
+	defer pipe.Close()
 	ok := false
 	defer func() {
 		if !ok {
-			cmd.Process.Kill()
-			cmd.Wait()
+			proc.kill()
 		}
 	}()
-	c.State.Pid = cmd.Process.Pid
+	c.State.Pid = proc.pid
 	if c.State.InitStartTime, _, err = procStartTime(c.State.Pid); err != nil {
-		return nil, fmt.Errorf("read init start time: %w", err)
+		return fmt.Errorf("read init start time: %w", err)
 	}
 	c.State.CgroupDirs = dirs
 	// Record the container before anything else can fail, so that a crash
 	// from here on leaves a state that delete --force can clean up.
 	if err := c.save(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := cgroup.Join(dirs, c.State.Pid); err != nil {
-		return nil, err
+		return err
 	}
 	cfg := &syncpipe.Config{
 		ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs, Spec: spec,
@@ -197,38 +162,38 @@ func (c *Container) create(o CreateOpts) (*exec.Cmd, error) {
 		CgroupDirs: dirs, State: c.specState(Created),
 	}
 	if err := pipe.Send(cfg); err != nil {
-		return nil, fmt.Errorf("send config to init: %w", err)
+		return fmt.Errorf("send config to init: %w", err)
 	}
 	if err := pipe.Expect(syncpipe.TypeHooks); err != nil {
-		return nil, initError(err)
+		return initError(err)
 	}
 	if h := spec.Hooks; h != nil {
 		st := c.specState(Creating)
 		//lint:ignore SA1019 prestart is deprecated but still sent by Docker (libnetwork-setkey)
 		if err := hooks.Run("prestart", h.Prestart, st); err != nil {
-			return nil, err
+			return err
 		}
 		if err := hooks.Run("createRuntime", h.CreateRuntime, st); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeHooksDone}); err != nil {
-		return nil, initError(err)
+		return initError(err)
 	}
 	if err := pipe.Expect(syncpipe.TypeReady); err != nil {
-		return nil, initError(err)
+		return initError(err)
 	}
 	c.State.Status = Created
 	if err := c.save(); err != nil {
-		return nil, err
+		return err
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	ok = true
-	return cmd, nil
+	return nil
 }
 
 func initError(err error) error {
@@ -251,6 +216,54 @@ func writePidFile(path string, pid int) error {
 	if err := os.Rename(tmp, abs); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}
+
+// planNamespaces decides how init gets its namespaces. Without paths, clone
+// makes them all (the fast path). When the spec joins namespaces, nsenter
+// joins them first (user first) and then creates the new ones, so that
+// they are owned by a joined user namespace.
+func planNamespaces(sp *spawn, spec *specs.Spec) error {
+	var flags uintptr
+	joins := false
+	for _, ns := range spec.Linux.Namespaces {
+		switch {
+		case ns.Path != "":
+			joins = true
+		case ns.Type == specs.CgroupNamespace:
+			// unshared by init once it is in its cgroups
+		default:
+			flags |= specconv.Namespaces[ns.Type]
+		}
+	}
+	if !joins {
+		sp.cloneflags = flags
+		return nil
+	}
+	for _, t := range nsOrder {
+		for i, ns := range spec.Linux.Namespaces {
+			if ns.Type != t || ns.Path == "" {
+				continue
+			}
+			f, err := openNamespace(ns.Path, t)
+			if err != nil {
+				closeAll(sp.setns)
+				sp.setns = nil
+				return fmt.Errorf("config.json: linux.namespaces[%d].path: %w", i, err)
+			}
+			sp.setns = append(sp.setns, f)
+			switch t {
+			case specs.UserNamespace:
+				sp.becomeRoot = true
+			case specs.PIDNamespace, specs.TimeNamespace:
+				sp.fork = true
+			}
+		}
+	}
+	sp.unshare = flags
+	if flags&(unix.CLONE_NEWPID|unix.CLONE_NEWTIME) != 0 {
+		sp.fork = true
 	}
 	return nil
 }

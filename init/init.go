@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/hooks"
 	"github.com/minirunc/minirunc/rootfs"
 	"github.com/minirunc/minirunc/syncpipe"
@@ -25,8 +26,10 @@ import (
 
 // Environment variables carrying the inherited fds to init.
 const (
-	EnvSyncFD = "_MINIRUNC_SYNCFD"
-	EnvFifoFD = "_MINIRUNC_FIFOFD"
+	EnvSyncFD    = "_MINIRUNC_SYNCFD"
+	EnvFifoFD    = "_MINIRUNC_FIFOFD"
+	EnvConsoleFD = "_MINIRUNC_CONSOLEFD" // the console socket, with a terminal
+	EnvExec      = "_MINIRUNC_EXEC"      // "1": an exec into a running container
 )
 
 func init() {
@@ -40,16 +43,26 @@ func init() {
 
 // Main is `minirunc init`. It never returns.
 func Main() {
-	syncFD, err1 := strconv.Atoi(os.Getenv(EnvSyncFD))
-	fifoFD, err2 := strconv.Atoi(os.Getenv(EnvFifoFD))
-	if err1 != nil || err2 != nil {
-		fmt.Fprintln(os.Stderr, "minirunc init: must be started by minirunc create")
+	syncFD, err := strconv.Atoi(os.Getenv(EnvSyncFD))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "minirunc init: must be started by minirunc create or exec")
 		os.Exit(1)
+	}
+	if fd, err := strconv.Atoi(os.Getenv(EnvConsoleFD)); err == nil {
+		consoleSock = os.NewFile(uintptr(fd), "console-socket")
 	}
 	pipe := syncpipe.New(os.NewFile(uintptr(syncFD), "sync"))
 	var cfg syncpipe.Config
 	if err := pipe.Recv(&cfg); err != nil {
 		// The parent died or gave up before placing us: nothing to do.
+		os.Exit(1)
+	}
+	if os.Getenv(EnvExec) != "" {
+		execMain(pipe, &cfg)
+	}
+	fifoFD, err := strconv.Atoi(os.Getenv(EnvFifoFD))
+	if err != nil {
+		pipe.SendError(errors.New("init: no exec fifo"))
 		os.Exit(1)
 	}
 	if err := setup(pipe, &cfg); err != nil {
@@ -64,9 +77,69 @@ func Main() {
 		fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
 		os.Exit(1)
 	}
-	err := run(&cfg)
+	err = run(&cfg)
 	fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
 	os.Exit(127)
+}
+
+// consoleSock is the console socket handed down when the process has a
+// terminal: the pty master goes through it.
+var consoleSock *os.File
+
+// execMain is an exec into a running container: nsenter has already put
+// us in its namespaces, and the parent in its cgroups. It never returns.
+func execMain(pipe *syncpipe.Pipe, cfg *syncpipe.Config) {
+	err := func() error {
+		if cfg.Spec.Process.Terminal {
+			if err := setupConsole(cfg.Spec.Process, false); err != nil {
+				return err
+			}
+		}
+		return setupProcess(cfg)
+	}()
+	if err != nil {
+		pipe.SendError(err)
+		os.Exit(1)
+	}
+	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeReady}); err != nil {
+		os.Exit(1)
+	}
+	pipe.Close()
+	err = unix.Exec(exe, cfg.Spec.Process.Args, os.Environ())
+	fmt.Fprintf(os.Stderr, "minirunc exec: %v\n", &exec.Error{Name: cfg.Spec.Process.Args[0], Err: err})
+	os.Exit(127)
+}
+
+// setupConsole allocates a pty from the container's devpts, sends the
+// master over the console socket and makes the slave the process's stdio
+// and controlling terminal. For create, /dev/console shows the slave.
+func setupConsole(p *specs.Process, mountConsole bool) error {
+	if consoleSock == nil {
+		return errors.New("process.terminal is true but no console socket was given")
+	}
+	master, slave, err := console.OpenPty("/dev/pts/ptmx")
+	if err != nil {
+		return fmt.Errorf("allocate pty: %w", err)
+	}
+	defer master.Close()
+	if p.ConsoleSize != nil {
+		if err := console.SetSize(master, uint16(p.ConsoleSize.Height), uint16(p.ConsoleSize.Width)); err != nil {
+			return fmt.Errorf("process.consoleSize: %w", err)
+		}
+	}
+	if mountConsole {
+		if err := rootfs.MountConsole(slave); err != nil {
+			return err
+		}
+	}
+	if err := console.SendFd(consoleSock, master); err != nil {
+		return fmt.Errorf("send pty to console socket: %w", err)
+	}
+	consoleSock.Close()
+	if err := console.MakeControlling(slave); err != nil {
+		return err
+	}
+	return slave.Close()
 }
 
 // exe is the resolved executable, found before the fifo wait so that a
@@ -86,7 +159,7 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 	// The cgroup namespace is made only now, after the parent placed us
 	// in the container's cgroups, so that its root is the container's own
 	// cgroup. Namespaces are per thread; this is the thread that execs.
-	if hasNS(specs.CgroupNamespace) {
+	if hasNewNS(spec, specs.CgroupNamespace) {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("create cgroup namespace: %w", err)
 		}
@@ -130,6 +203,11 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 	}
 	if err := r.Enter(); err != nil {
 		return err
+	}
+	if spec.Process.Terminal {
+		if err := setupConsole(spec.Process, true); err != nil {
+			return err
+		}
 	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
@@ -189,4 +267,15 @@ func run(cfg *syncpipe.Config) error {
 	}
 	err := unix.Exec(exe, cfg.Spec.Process.Args, os.Environ())
 	return &exec.Error{Name: cfg.Spec.Process.Args[0], Err: err}
+}
+
+// hasNewNS reports whether the spec asks for a new namespace of type t
+// (not one joined by path).
+func hasNewNS(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
 }

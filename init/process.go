@@ -51,6 +51,11 @@ func setupProcess(cfg *syncpipe.Config) error {
 		}
 		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
 	}
+	if p.ApparmorProfile != "" {
+		if err := applyAppArmor(p.ApparmorProfile); err != nil {
+			return err
+		}
+	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
@@ -137,6 +142,23 @@ func setUser(p *specs.Process) error {
 	}
 	if err := caps.Apply(capability.AMBS); err != nil {
 		return fmt.Errorf("apply ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// applyAppArmor makes the next execve change to profile. A profile on a
+// host without AppArmor is an error, not silently dropped.
+func applyAppArmor(profile string) error {
+	enabled, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err != nil || !strings.HasPrefix(string(enabled), "Y") {
+		return fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", profile)
+	}
+	attr := "/proc/self/attr/apparmor/exec"
+	if _, err := os.Stat(attr); err != nil {
+		attr = "/proc/self/attr/exec"
+	}
+	if err := os.WriteFile(attr, []byte("exec "+profile), 0); err != nil {
+		return fmt.Errorf("process.apparmorProfile %q: %w", profile, err)
 	}
 	return nil
 }

@@ -156,3 +156,23 @@ func openOptional(root *os.File, p string) (*os.File, error) {
 	}
 	return h, err
 }
+
+// MountConsole binds the pty slave onto /dev/console (created if missing)
+// inside the container's root, through the slave's fd.
+func MountConsole(slave *os.File) error {
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	r := &Rootfs{root: root}
+	target, err := r.openTarget("/dev/console", true)
+	if err != nil {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	defer target.Close()
+	if err := unix.Mount(procPath(slave), procPath(target), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind pty onto /dev/console: %w", err)
+	}
+	return nil
+}

@@ -49,6 +49,9 @@ func (b *Bundle) validate() error {
 	return validateHooks(s.Hooks)
 }
 
+// ValidateProcess checks a process (config.json's, or exec's process.json).
+func ValidateProcess(p *specs.Process) error { return validateProcess(p) }
+
 func validateProcess(p *specs.Process) error {
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return errors.New("process.args must name an executable")
@@ -116,8 +119,11 @@ func validateNamespaces(s *specs.Spec) error {
 			return fmt.Errorf("linux.namespaces[%d].type %q appears twice", i, ns.Type)
 		}
 		seen[ns.Type] = true
-		if ns.Path != "" {
-			return fmt.Errorf("linux.namespaces[%d].path: joining an existing namespace is not supported yet", i)
+		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
+			return fmt.Errorf("linux.namespaces[%d].path %q must be absolute", i, ns.Path)
+		}
+		if ns.Path != "" && ns.Type == specs.UserNamespace && (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) {
+			return fmt.Errorf("linux.namespaces[%d]: id mappings cannot be set for a joined user namespace", i)
 		}
 	}
 	if !seen[specs.MountNamespace] {
@@ -129,7 +135,7 @@ func validateNamespaces(s *specs.Spec) error {
 	if s.Domainname != "" && !seen[specs.UTSNamespace] {
 		return errors.New("domainname: cannot set a domainname without a private UTS namespace")
 	}
-	if seen[specs.UserNamespace] {
+	if seen[specs.UserNamespace] && !joinsNamespace(s, specs.UserNamespace) {
 		if len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
 			return errors.New("linux.uidMappings and linux.gidMappings are required with a user namespace")
 		}
@@ -249,4 +255,13 @@ func validateHooks(h *specs.Hooks) error {
 		}
 	}
 	return nil
+}
+
+func joinsNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && ns.Path != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -46,6 +46,7 @@ type Config struct {
 type Message struct {
 	Type string `json:"type"`
 	Msg  string `json:"msg,omitempty"`
+	Pid  int    `json:"pid,omitempty"` // the forked init, from nsenter
 }
 
 // Pipe is one end of the socketpair.

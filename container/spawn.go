@@ -1,0 +1,227 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	containerinit "github.com/minirunc/minirunc/init"
+	"github.com/minirunc/minirunc/nsenter"
+	"github.com/minirunc/minirunc/specconv"
+	"github.com/minirunc/minirunc/syncpipe"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// spawn describes a `minirunc init` to start, for create or exec.
+type spawn struct {
+	preserve   int        // fds 3..3+preserve-1 handed on
+	fifo       *os.File   // create: the exec fifo (O_PATH)
+	console    *os.File   // the console socket, when the process has a terminal
+	setns      []*os.File // namespace files to join, user first (nsenter)
+	cloneflags uintptr    // new namespaces made by clone itself
+	unshare    uintptr    // new namespaces made by nsenter after joining
+	uidMaps    []specs.LinuxIDMapping
+	gidMaps    []specs.LinuxIDMapping
+	becomeRoot bool // nsenter: setresuid(0) after joining a user namespace
+	fork       bool // nsenter: fork into a joined or new pid/time namespace
+	exec       bool // exec mode: no rootfs, no fifo
+}
+
+// initProcess is a started init.
+type initProcess struct {
+	cmd  *exec.Cmd
+	pipe *syncpipe.Pipe
+	pid  int // the init itself: cmd's child after a fork
+}
+
+// start starts init and, when nsenter forks, waits for the forked pid.
+func (s *spawn) start() (*initProcess, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer childSock.Close()
+
+	cmd := exec.Command("/proc/self/exe", "init")
+	cmd.Args[0] = "minirunc"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	for i := 0; i < s.preserve; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	add := func(f *os.File) string {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		return strconv.Itoa(2 + len(cmd.ExtraFiles))
+	}
+	cmd.Env = []string{containerinit.EnvSyncFD + "=" + add(childSock)}
+	if s.fifo != nil {
+		cmd.Env = append(cmd.Env, containerinit.EnvFifoFD+"="+add(s.fifo))
+	}
+	if s.console != nil {
+		cmd.Env = append(cmd.Env, containerinit.EnvConsoleFD+"="+add(s.console))
+	}
+	if s.exec {
+		cmd.Env = append(cmd.Env, containerinit.EnvExec+"=1")
+	}
+	var nsfds []string
+	for _, f := range s.setns {
+		nsfds = append(nsfds, add(f))
+	}
+	if len(nsfds) > 0 {
+		cmd.Env = append(cmd.Env, nsenter.EnvSetns+"="+strings.Join(nsfds, ","))
+	}
+	if s.unshare != 0 {
+		cmd.Env = append(cmd.Env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(s.unshare), 10))
+	}
+	if s.fork {
+		cmd.Env = append(cmd.Env, nsenter.EnvFork+"=1")
+	}
+	if s.becomeRoot {
+		cmd.Env = append(cmd.Env, nsenter.EnvRoot+"=1")
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: s.cloneflags}
+	if s.cloneflags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMaps(s.uidMaps)
+		cmd.SysProcAttr.GidMappings = idMaps(s.gidMaps)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// clone keeps the host uid; become the namespace's root (the
+		// mapped host id) so that init has its capabilities there.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if err := cmd.Start(); err != nil {
+		parentSock.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	childSock.Close()
+	p := &initProcess{cmd: cmd, pipe: syncpipe.New(parentSock), pid: cmd.Process.Pid}
+	if err := s.handshake(p); err != nil {
+		p.kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// handshake serves nsenter: id maps for a user namespace it made, then
+// the pid of the child it forked.
+func (s *spawn) handshake(p *initProcess) error {
+	if s.unshare&unix.CLONE_NEWUSER != 0 {
+		if err := p.pipe.Expect(nsenter.MsgUsermap); err != nil {
+			return initError(err)
+		}
+		if err := writeIDMaps(p.cmd.Process.Pid, s.uidMaps, s.gidMaps); err != nil {
+			return err
+		}
+		if _, err := p.pipe.File().Write([]byte("\n")); err != nil {
+			return fmt.Errorf("acknowledge id maps: %w", err)
+		}
+	}
+	if !s.fork {
+		return nil
+	}
+	var m syncpipe.Message
+	if err := p.pipe.Recv(&m); err != nil {
+		return initError(err)
+	}
+	if m.Type == syncpipe.TypeError {
+		return errors.New(m.Msg)
+	}
+	if m.Type != nsenter.MsgPid || m.Pid <= 0 {
+		return fmt.Errorf("sync: expected the forked pid, got %q", m.Type)
+	}
+	p.pid = m.Pid
+	// The intermediate exits at once; reap it.
+	if err := p.cmd.Wait(); err != nil {
+		return fmt.Errorf("nsenter intermediate: %w", err)
+	}
+	return nil
+}
+
+// kill ends a failed init and reaps it. A forked init is our child too
+// (CLONE_PARENT).
+func (p *initProcess) kill() {
+	_ = unix.Kill(p.pid, unix.SIGKILL)
+	if p.pid != p.cmd.Process.Pid {
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(p.pid, &ws, 0, nil)
+	}
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+	p.pipe.Close()
+}
+
+func idMaps(ms []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, m := range ms {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	return out
+}
+
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+	format := func(ms []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		return []byte(b.String())
+	}
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	if err := os.WriteFile(filepath.Join(dir, "uid_map"), format(uids), 0); err != nil {
+		return fmt.Errorf("linux.uidMappings: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "setgroups"), []byte("allow"), 0); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gid_map"), format(gids), 0); err != nil {
+		return fmt.Errorf("linux.gidMappings: %w", err)
+	}
+	return nil
+}
+
+// nsFile is the /proc file name of each namespace type.
+var nsFile = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace: "user", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+	specs.NetworkNamespace: "net", specs.PIDNamespace: "pid", specs.MountNamespace: "mnt",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// nsOrder is the order namespaces are joined in: user first, so the
+// rest are joined with the capabilities it grants; mount last but cgroup
+// and time, whose files are reached before the mount namespace changes.
+var nsOrder = []specs.LinuxNamespaceType{
+	specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.PIDNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.MountNamespace,
+}
+
+// openNamespace opens a namespace file and checks it is of type t.
+func openNamespace(path string, t specs.LinuxNamespaceType) (*os.File, error) {
+	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	got, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a namespace file", path)
+	}
+	if uintptr(got) != specconv.Namespaces[t] {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a %s namespace", path, t)
+	}
+	return f, nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}

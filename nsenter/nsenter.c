@@ -1,0 +1,108 @@
+// The nsenter constructor: see nsenter.go for the protocol. It runs before
+// the Go runtime, single-threaded, and reports failures on stderr and by
+// exiting non-zero; the parent turns that into one clear error.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int sync_fd = -1;
+
+/* die reports on the sync socket, as Go init does, so the parent shows one
+ * clear line; stderr only when there is no socket. */
+static void die(const char *what, int err)
+{
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"msg\":\"nsenter: %s: %s\"}\n", what, strerror(err));
+	if (sync_fd < 0 || write(sync_fd, msg, n) != n)
+		fprintf(stderr, "minirunc init: nsenter: %s: %s\n", what, strerror(err));
+	_exit(1);
+}
+
+static int env_int(const char *name, int def)
+{
+	const char *v = getenv(name);
+	return v && *v ? atoi(v) : def;
+}
+
+static void send_msg(int sync, const char *msg)
+{
+	size_t len = strlen(msg);
+	if (write(sync, msg, len) != (ssize_t)len)
+		die("write to sync socket", errno);
+}
+
+void minirunc_nsenter(void)
+{
+	const char *setns_list = getenv("_MINIRUNC_SETNS");
+	int unshare_flags = env_int("_MINIRUNC_UNSHARE", 0);
+	int do_fork = env_int("_MINIRUNC_FORK", 0);
+	int become_root = env_int("_MINIRUNC_ROOT", 0);
+	int sync = env_int("_MINIRUNC_SYNCFD", -1);
+	char buf[64];
+
+	if (!setns_list && !unshare_flags && !do_fork && !become_root)
+		return; /* an ordinary minirunc command */
+	if (sync < 0)
+		die("no sync socket", EINVAL);
+	sync_fd = sync;
+
+	/* Join: the parent lists the user namespace first, so that the
+	 * others are joined with the privileges it grants. */
+	if (setns_list && *setns_list) {
+		char *list = strdup(setns_list), *save = NULL, *tok;
+		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			int fd = atoi(tok);
+			if (setns(fd, 0) < 0) {
+				snprintf(buf, sizeof(buf), "setns fd %d", fd);
+				die(buf, errno);
+			}
+			close(fd);
+		}
+		free(list);
+	}
+	/* In a joined user namespace the host uid may be unmapped: act as
+	 * the namespace's root, whose capabilities setns granted. */
+	if (become_root && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		die("become root in the joined user namespace", errno);
+
+	/* A new user namespace first, then the parent writes its id maps,
+	 * then the rest, owned by it. */
+	if (unshare_flags & CLONE_NEWUSER) {
+		char ack;
+		if (unshare(CLONE_NEWUSER) < 0)
+			die("unshare user namespace", errno);
+		send_msg(sync, "{\"type\":\"usermap\"}\n");
+		if (read(sync, &ack, 1) != 1)
+			die("wait for id maps", errno ? errno : EPIPE);
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			die("become root in the user namespace", errno);
+	}
+	if ((unshare_flags & ~CLONE_NEWUSER) && unshare(unshare_flags & ~CLONE_NEWUSER) < 0)
+		die("unshare namespaces", errno);
+
+	unsetenv("_MINIRUNC_SETNS");
+	unsetenv("_MINIRUNC_UNSHARE");
+	unsetenv("_MINIRUNC_FORK");
+	unsetenv("_MINIRUNC_ROOT");
+	if (!do_fork)
+		return;
+
+	/* setns and unshare of a pid or time namespace only affect children.
+	 * CLONE_PARENT makes the child a sibling: a child of the runtime,
+	 * which can wait for it. */
+	pid_t pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		die("fork into the pid namespace", errno);
+	if (pid == 0)
+		return; /* the child goes on into Go */
+	snprintf(buf, sizeof(buf), "{\"type\":\"pid\",\"pid\":%d}\n", pid);
+	send_msg(sync, buf);
+	_exit(0);
+}
