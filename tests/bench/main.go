@@ -148,7 +148,38 @@ func round(rt *runtimeUnderTest, bundle string, r int) error {
 		return fmt.Errorf("delete: %w", err)
 	}
 	rt.samples["delete"] = append(rt.samples["delete"], s)
+	// exec and delete --force need a running container.
+	long := id + "-long"
+	if err := setCgroup(bundle, long, "/bin/sleep", "1000"); err != nil {
+		return err
+	}
+	for _, args := range [][]string{{"create", "--bundle", bundle, long}, {"start", long}} {
+		if _, err := timed(rt.path, append(base, args...)...); err != nil {
+			return err
+		}
+	}
+	for _, op := range []struct {
+		name string
+		args []string
+	}{{"exec", []string{"exec", long, "/bin/true"}}, {"delete -f", []string{"delete", "--force", long}}} {
+		s, err := timed(rt.path, append(base, op.args...)...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op.name, err)
+		}
+		rt.samples[op.name] = append(rt.samples[op.name], s)
+	}
+	reapAll()
 	return nil
+}
+
+// reapAll reaps the containers that ended under this subreaper.
+func reapAll() {
+	for {
+		var ws unix.WaitStatus
+		if pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err != nil || pid <= 0 {
+			return
+		}
+	}
 }
 
 func timed(path string, args ...string) (sample, error) {
@@ -207,7 +238,7 @@ func pairedRatio(a, b []sample) float64 {
 
 func report(rts []*runtimeUnderTest, floor []sample) {
 	fmt.Printf("\n%d rounds, runtimes rotated each round; medians of wall and user+sys CPU in ms; ratios are medians of per-round wall ratios\n\n", *rounds)
-	fmt.Printf("%-8s", "op")
+	fmt.Printf("%-9s", "op")
 	for _, rt := range rts {
 		fmt.Printf(" | %-18s", rt.name+" wall/cpu")
 	}
@@ -215,8 +246,8 @@ func report(rts []*runtimeUnderTest, floor []sample) {
 		fmt.Printf(" | %-14s", "minirunc/"+rt.name)
 	}
 	fmt.Println()
-	for _, op := range []string{"run", "create", "start", "state", "list", "delete"} {
-		fmt.Printf("%-8s", op)
+	for _, op := range []string{"run", "create", "start", "state", "list", "delete", "exec", "delete -f"} {
+		fmt.Printf("%-9s", op)
 		for _, rt := range rts {
 			ss := rt.samples[op]
 			fmt.Printf(" | %8.2f %8.2f ", median(field(ss, func(s sample) float64 { return s.wall })),
@@ -264,7 +295,7 @@ func makeBundle(work string) (string, error) {
 // setCgroup rewrites the bundle's config for container id: /bin/true,
 // no terminal, read-only root, pid/net/ipc/uts/mount namespaces, an
 // absolute cgroupsPath of its own.
-func setCgroup(bundle, id string) error {
+func setCgroup(bundle, id string, args ...string) error {
 	p := filepath.Join(bundle, "config.json")
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -278,7 +309,10 @@ func setCgroup(bundle, id string) error {
 	// crun 1.8.1 rejects spec versions newer than it knows.
 	s["ociVersion"] = "1.0.2-dev"
 	proc["terminal"] = false
-	proc["args"] = []string{"/bin/true"}
+	if len(args) == 0 {
+		args = []string{"/bin/true"}
+	}
+	proc["args"] = args
 	s["root"] = map[string]any{"path": "rootfs", "readonly": true}
 	linux := s["linux"].(map[string]any)
 	linux["cgroupsPath"] = cgParent + "/" + id
