@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 BIN       := bin/minirunc
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-APT_PKGS  := busybox-static jq iproute2 util-linux file
+APT_PKGS  := busybox-static jq iproute2 util-linux file libseccomp-dev pkg-config gcc
 
 .PHONY: all build install deps demo test test-unit test-integration bench lint clean
 

@@ -15,5 +15,6 @@ require (
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
 	github.com/cilium/ebpf v0.22.0 // indirect
+	github.com/seccomp/libseccomp-golang v0.11.1 // indirect
 	golang.org/x/term v0.47.0 // indirect
 )

@@ -123,9 +123,15 @@ func (c *Container) create(o CreateOpts) error {
 	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 {
 		preserve += n
 	}
-	sp := &spawn{preserve: preserve, fifo: fifoFile, uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings}
+	sp := &spawn{preserve: preserve, fifo: fifoFile, sealDir: filepath.Join(o.Root, ".empty"), uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings}
 	if spec.Process.Terminal {
 		sp.console = o.Console
+	}
+	if sp.listener, err = connectListener(spec.Linux.Seccomp); err != nil {
+		return err
+	}
+	if sp.listener != nil {
+		defer sp.listener.Close()
 	}
 	if err := planNamespaces(sp, spec); err != nil {
 		return err

@@ -45,10 +45,22 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 {
 		preserve += n
 	}
-	sp := &spawn{preserve: preserve, exec: true}
+	sp := &spawn{preserve: preserve, exec: true, sealDir: filepath.Join(filepath.Dir(c.Dir), ".empty")}
 	if o.Process.Terminal {
 		sp.console = o.Console
 	}
+	var sc *specs.LinuxSeccomp
+	if l := c.State.Config.Linux; l != nil {
+		sc = l.Seccomp
+	}
+	listener, err := connectListener(sc)
+	if err != nil {
+		return 0, err
+	}
+	if listener != nil {
+		defer listener.Close()
+	}
+	sp.listener = listener
 	dirs, err := c.execCgroups(o.Cgroup)
 	if err != nil {
 		return 0, err
@@ -69,8 +81,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := cgroup.Join(dirs, proc.pid); err != nil {
 		return fail(err)
 	}
-	spec := &specs.Spec{Version: c.State.OCIVersion, Process: o.Process, Linux: &specs.Linux{}}
-	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: spec, PreserveFDs: preserve}
+	// The exec'd process gets the container's seccomp filter, as with runc.
+	spec := &specs.Spec{Version: c.State.OCIVersion, Process: o.Process, Linux: &specs.Linux{Seccomp: sc}}
+	st := c.specState(Running)
+	st.Pid = proc.pid
+	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: spec, PreserveFDs: preserve, State: st}
 	if err := proc.pipe.Send(cfg); err != nil {
 		return fail(fmt.Errorf("send config to exec init: %w", err))
 	}

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/minirunc/minirunc/console"
+	"github.com/minirunc/minirunc/exeseal"
 	containerinit "github.com/minirunc/minirunc/init"
 	"github.com/minirunc/minirunc/nsenter"
+	"github.com/minirunc/minirunc/seccomp"
 	"github.com/minirunc/minirunc/specconv"
 	"github.com/minirunc/minirunc/syncpipe"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,14 +26,16 @@ type spawn struct {
 	preserve   int        // fds 3..3+preserve-1 handed on
 	fifo       *os.File   // create: the exec fifo (O_PATH)
 	console    *os.File   // the console socket, when the process has a terminal
+	listener   *os.File   // connected to linux.seccomp.listenerPath
 	setns      []*os.File // namespace files to join, user first (nsenter)
 	cloneflags uintptr    // new namespaces made by clone itself
 	unshare    uintptr    // new namespaces made by nsenter after joining
 	uidMaps    []specs.LinuxIDMapping
 	gidMaps    []specs.LinuxIDMapping
-	becomeRoot bool // nsenter: setresuid(0) after joining a user namespace
-	fork       bool // nsenter: fork into a joined or new pid/time namespace
-	exec       bool // exec mode: no rootfs, no fifo
+	becomeRoot bool   // nsenter: setresuid(0) after joining a user namespace
+	fork       bool   // nsenter: fork into a joined or new pid/time namespace
+	exec       bool   // exec mode: no rootfs, no fifo
+	sealDir    string // an empty directory for exeseal's overlay
 }
 
 // initProcess is a started init.
@@ -50,7 +55,14 @@ func (s *spawn) start() (*initProcess, error) {
 	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer childSock.Close()
 
-	cmd := exec.Command("/proc/self/exe", "init")
+	// init runs from a sealed copy of this binary (CVE-2019-5736).
+	sealed, err := exeseal.Sealed(s.sealDir)
+	if err != nil {
+		parentSock.Close()
+		return nil, err
+	}
+	defer sealed.Close()
+	cmd := exec.Command(fmt.Sprintf("/proc/self/fd/%d", sealed.Fd()), "init")
 	cmd.Args[0] = "minirunc"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	for i := 0; i < s.preserve; i++ {
@@ -66,6 +78,9 @@ func (s *spawn) start() (*initProcess, error) {
 	}
 	if s.console != nil {
 		cmd.Env = append(cmd.Env, containerinit.EnvConsoleFD+"="+add(s.console))
+	}
+	if s.listener != nil {
+		cmd.Env = append(cmd.Env, containerinit.EnvSeccompFD+"="+add(s.listener))
 	}
 	if s.exec {
 		cmd.Env = append(cmd.Env, containerinit.EnvExec+"=1")
@@ -224,4 +239,16 @@ func closeAll(fs []*os.File) {
 	for _, f := range fs {
 		f.Close()
 	}
+}
+
+// connectListener connects to the seccomp agent when the filter notifies.
+func connectListener(s *specs.LinuxSeccomp) (*os.File, error) {
+	if !seccomp.NeedsListener(s) {
+		return nil, nil
+	}
+	f, err := console.Connect(s.ListenerPath)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+	}
+	return f, nil
 }

@@ -77,6 +77,10 @@ func Main() {
 		fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
 		os.Exit(1)
 	}
+	if err := loadSeccomp(&cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
+		os.Exit(1)
+	}
 	err = run(&cfg)
 	fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
 	os.Exit(127)
@@ -95,7 +99,10 @@ func execMain(pipe *syncpipe.Pipe, cfg *syncpipe.Config) {
 				return err
 			}
 		}
-		return setupProcess(cfg)
+		if err := setupProcess(cfg); err != nil {
+			return err
+		}
+		return loadSeccomp(cfg)
 	}()
 	if err != nil {
 		pipe.SendError(err)

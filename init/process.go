@@ -42,6 +42,13 @@ func setupProcess(cfg *syncpipe.Config) error {
 	// Change to cwd while still privileged (the user may not be able to
 	// reach it later), and again after the switch.
 	cwdErr := unix.Chdir(p.Cwd)
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+	// now, before the capabilities go. Otherwise as late as possible.
+	if !p.NoNewPrivileges {
+		if err := loadSeccomp(cfg); err != nil {
+			return err
+		}
+	}
 	if err := setUser(p); err != nil {
 		return err
 	}

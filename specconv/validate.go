@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/minirunc/minirunc/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -44,6 +45,9 @@ func (b *Bundle) validate() error {
 		return err
 	}
 	if err := validateSysctl(s); err != nil {
+		return err
+	}
+	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
 		return err
 	}
 	return validateHooks(s.Hooks)

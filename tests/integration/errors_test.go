@@ -101,7 +101,7 @@ func TestCreateInvalidID(t *testing.T) {
 					t.Errorf("%s exists after create %q", p, bad)
 				}
 			}
-			if ents, _ := os.ReadDir(e.Root); len(ents) > 0 {
+			if ents := containerDirs(e.Root); len(ents) > 0 {
 				t.Errorf("state root not empty: %v", ents)
 			}
 			requireNoResidue(t, e.Root, id)

@@ -204,12 +204,15 @@ func NewEnv(t *testing.T) *Env {
 func (e *Env) cleanup() {
 	ids, _ := os.ReadDir(e.Root)
 	for _, id := range ids {
+		if strings.HasPrefix(id.Name(), ".") {
+			continue // not a container (ids cannot start with a dot)
+		}
 		_, stderr, code := e.Run("delete", "--force", id.Name())
 		if code != 0 {
 			e.t.Errorf("cleanup: delete --force %s: %s", id.Name(), stderr)
 		}
 	}
-	if left, _ := os.ReadDir(e.Root); len(left) > 0 {
+	if left := containerDirs(e.Root); len(left) > 0 {
 		e.t.Errorf("cleanup: state dirs left: %v", left)
 		os.RemoveAll(e.Root)
 	}
@@ -368,3 +371,15 @@ func (e *Env) RunContainer(args []string, mutate func(*specs.Spec)) (string, str
 }
 
 func sleepBriefly() { time.Sleep(20 * time.Millisecond) }
+
+// containerDirs lists the container state dirs under root.
+func containerDirs(root string) []string {
+	ents, _ := os.ReadDir(root)
+	var out []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
