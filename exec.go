@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -64,6 +65,9 @@ func runExec(_ context.Context, cmd *cli.Command) error {
 		return err
 	}
 	p, err := execProcess(cmd, c)
+	if err == nil && p.SelinuxLabel != "" && !selinuxEnabled() {
+		err = fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host", p.SelinuxLabel)
+	}
 	if err != nil {
 		c.Unlock()
 		return err
@@ -79,13 +83,9 @@ func runExec(_ context.Context, cmd *cli.Command) error {
 	if !detach {
 		signal.Notify(sigs)
 	}
-	var sub string
-	if subs := cmd.StringSlice("cgroup"); len(subs) > 0 {
-		sub = subs[0]
-	}
 	pid, err := c.Exec(container.ExecOpts{
 		Process: p, PidFile: cmd.String("pid-file"), Console: cs.Child,
-		PreserveFDs: int(cmd.Int("preserve-fds")), IgnorePaused: cmd.Bool("ignore-paused"), Cgroup: sub,
+		PreserveFDs: int(cmd.Int("preserve-fds")), IgnorePaused: cmd.Bool("ignore-paused"), Cgroup: cmd.StringSlice("cgroup"),
 	})
 	c.Unlock()
 	if err != nil {
@@ -216,11 +216,14 @@ func setEnv(env []string, kv string) []string {
 func parseUser(s string, c *container.Container) (uint32, uint32, error) {
 	u, g, hasGroup := strings.Cut(s, ":")
 	rootDir := filepath.Join("/proc", strconv.Itoa(c.State.Pid), "root")
-	var uid, gid int
+	// A bare uid keeps the container process's gid, as with runc.
+	uid, gid := 0, int(c.State.Config.Process.User.GID)
 	if n, err := strconv.Atoi(u); err == nil && n >= 0 {
 		uid = n
 	} else {
-		users, err := user.ParsePasswdFileFilter(filepath.Join(rootDir, "etc/passwd"), func(e user.User) bool { return e.Name == u })
+		users, err := parseInRoot(rootDir, "etc/passwd", func(r io.Reader) ([]user.User, error) {
+			return user.ParsePasswdFilter(r, func(e user.User) bool { return e.Name == u })
+		})
 		if err != nil || len(users) == 0 {
 			return 0, 0, fmt.Errorf("--user %q: no such user in the container", u)
 		}
@@ -230,7 +233,9 @@ func parseUser(s string, c *container.Container) (uint32, uint32, error) {
 		if n, err := strconv.Atoi(g); err == nil && n >= 0 {
 			gid = n
 		} else {
-			groups, err := user.ParseGroupFileFilter(filepath.Join(rootDir, "etc/group"), func(e user.Group) bool { return e.Name == g })
+			groups, err := parseInRoot(rootDir, "etc/group", func(r io.Reader) ([]user.Group, error) {
+				return user.ParseGroupFilter(r, func(e user.Group) bool { return e.Name == g })
+			})
 			if err != nil || len(groups) == 0 {
 				return 0, 0, fmt.Errorf("--user %q: no such group in the container", g)
 			}
@@ -238,4 +243,29 @@ func parseUser(s string, c *container.Container) (uint32, uint32, error) {
 		}
 	}
 	return uint32(uid), uint32(gid), nil
+}
+
+// parseInRoot parses the file name of the container whose root is rootDir,
+// resolving symlinks inside that root: a link in the container's /etc never
+// leads to a host file.
+func parseInRoot[T any](rootDir, name string, parse func(io.Reader) ([]T, error)) ([]T, error) {
+	root, err := os.Open(rootDir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	fd, err := unix.Openat2(int(root.Fd()), name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return parse(f)
+}
+
+// selinuxEnabled reports whether selinuxfs is mounted: a label on a host
+// without SELinux is refused, as runc refuses it.
+func selinuxEnabled() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/minirunc/minirunc/cgroup"
 	containerinit "github.com/minirunc/minirunc/init"
 	"github.com/minirunc/minirunc/logs"
 	_ "github.com/minirunc/minirunc/nsenter" // joins namespaces before Go starts
@@ -120,11 +121,15 @@ func newApp() *cli.Command {
 			if cmd.Bool("debug") {
 				_ = logs.Setup(cmd.String("log"), cmd.String("log-format"), true)
 			}
+			if cmd.Bool("systemd-cgroup") {
+				return ctx, cgroup.SystemdUnsupported()
+			}
 			return ctx, nil
 		},
 		Commands: []*cli.Command{
 			createCommand(), startCommand(), runCommand(), stateCommand(), listCommand(),
 			killCommand(), deleteCommand(), specCommand(), execCommand(), psCommand(),
+			pauseCommand(), resumeCommand(), updateCommand(), eventsCommand(),
 		},
 	}
 }

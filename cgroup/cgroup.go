@@ -1,10 +1,27 @@
-// Package cgroup owns the container's control groups: finding the host's
-// hierarchies (cgroup v1, v2 or both on a hybrid host), turning a spec's
-// cgroupsPath into one directory per hierarchy, placing a process there,
-// listing and signalling its members, and removing the directories.
+// Package cgroup owns the container's control groups on cgroup v1, v2 and
+// hybrid hosts (v1 controllers plus a cgroup2 mount, as runc handles them).
 //
-// Resource limits come later; this is the placement runc does for every
-// mounted hierarchy, so a container sits in its cgroups before it runs.
+//   - cgroup.go: the host's hierarchies, a spec cgroupsPath turned into one
+//     directory per hierarchy, placement of a process (joining every
+//     hierarchy, the cgroup2 one of a hybrid host included), listing and
+//     killing members, removal.
+//   - paths.go: which directory holds which controller (Paths), and the
+//     small file helpers every writer uses.
+//   - validate.go: checks of linux.resources before anything is written,
+//     each error one line naming the field.
+//   - convert.go: v1 values turned into v2 ones as runc and crun do.
+//   - apply.go: Apply (create) and Update, which route each resource to
+//     the v1 or the v2 writer; v1.go and v2.go hold the writers.
+//   - devices.go, ebpf.go: device rules: devices.allow/deny on v1, an eBPF
+//     program on v2, with runc's default allow list.
+//   - merge.go: an update merged into the recorded resources (0 leaves a
+//     value unchanged).
+//   - stats.go, oom.go: usage for `events` in runc's JSON, and OOM
+//     notification.
+//
+// Nothing is written outside the container's own directories, except
+// cgroup.subtree_control of the v2 parents below the mount root, which a
+// v2 cgroup needs to get its controllers.
 package cgroup
 
 import (
@@ -107,7 +124,10 @@ func resolve(hs []Hierarchy, own map[string]string, cgroupsPath, id string) ([]s
 		p = id
 	}
 	if strings.Contains(p, ":") {
-		return nil, fmt.Errorf("linux.cgroupsPath %q looks like a systemd slice; the systemd cgroup driver is not supported yet", cgroupsPath)
+		return nil, fmt.Errorf("config.json: linux.cgroupsPath %q looks like a systemd slice; the systemd cgroup driver is not supported yet", cgroupsPath)
+	}
+	if escapes(p) {
+		return nil, fmt.Errorf("config.json: linux.cgroupsPath %q is not valid: it leads out of its cgroup hierarchy", cgroupsPath)
 	}
 	var dirs []string
 	for _, h := range hs {
@@ -122,17 +142,51 @@ func resolve(hs []Hierarchy, own map[string]string, cgroupsPath, id string) ([]s
 		dirs = append(dirs, filepath.Join(h.Mountpoint, rel))
 	}
 	if len(dirs) == 0 && len(hs) > 0 {
-		return nil, fmt.Errorf("linux.cgroupsPath %q is outside every mounted cgroup hierarchy", cgroupsPath)
+		return nil, fmt.Errorf("config.json: linux.cgroupsPath %q is outside every mounted cgroup hierarchy", cgroupsPath)
 	}
 	return dirs, nil
+}
+
+// escapes reports whether a ".." in p climbs above where p starts (the
+// hierarchy's root for an absolute path, the caller's cgroup for a
+// relative one).
+func escapes(p string) bool {
+	depth := 0
+	for _, el := range strings.Split(p, "/") {
+		switch el {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
 }
 
 // Join creates each directory and moves pid into it. The caller removes
 // the directories (Remove) if this fails, once pid is gone.
 func Join(dirs []string, pid int) error {
+	var v2Mounts []string
+	if hs, err := Hierarchies(); err == nil {
+		for _, h := range hs {
+			if h.V2 {
+				v2Mounts = append(v2Mounts, h.Mountpoint)
+			}
+		}
+	}
 	for _, d := range dirs {
 		if err := mkdirCgroup(d); err != nil {
 			return fmt.Errorf("create cgroup %s: %w", d, err)
+		}
+		for _, m := range v2Mounts {
+			if rel, err := filepath.Rel(m, d); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+				if err := enableControllers(m, d); err != nil {
+					return err
+				}
+			}
 		}
 		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", d, err)
@@ -165,12 +219,22 @@ func mkdirCgroup(d string) error {
 	return fillCpuset(d, parent)
 }
 
+// isV2Dir reports a cgroup2 directory, where an empty cpuset means "the
+// parent's" and nothing needs filling.
+func isV2Dir(d string) bool {
+	_, err := os.Stat(filepath.Join(d, "cgroup.controllers"))
+	return err == nil
+}
+
 func cpusetEmpty(d string) bool {
 	cur, err := os.ReadFile(filepath.Join(d, "cpuset.cpus"))
-	return err == nil && strings.TrimSpace(string(cur)) == ""
+	return err == nil && strings.TrimSpace(string(cur)) == "" && !isV2Dir(d)
 }
 
 func fillCpuset(d, parent string) error {
+	if isV2Dir(d) {
+		return nil
+	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		cur, err := os.ReadFile(filepath.Join(d, f))
 		if err != nil || strings.TrimSpace(string(cur)) != "" {
@@ -187,9 +251,51 @@ func fillCpuset(d, parent string) error {
 	return nil
 }
 
-// Procs lists the pids in the container's cgroup, read from the first
-// hierarchy that has the directory.
+// enableControllers makes every controller available at the v2 mount
+// root reach dir: each level below the root enables, in its
+// cgroup.subtree_control, what its own cgroup.controllers offers. Only
+// missing controllers are written, and the root itself (the host's) is
+// never touched.
+func enableControllers(mount, dir string) error {
+	rel, _ := filepath.Rel(mount, filepath.Dir(dir))
+	if rel == "." {
+		return nil
+	}
+	level := mount
+	for _, el := range strings.Split(rel, "/") {
+		level = filepath.Join(level, el)
+		avail := readFields(filepath.Join(level, "cgroup.controllers"))
+		have := map[string]bool{}
+		for _, c := range readFields(filepath.Join(level, "cgroup.subtree_control")) {
+			have[c] = true
+		}
+		var add []string
+		for _, c := range avail {
+			if !have[c] {
+				add = append(add, "+"+c)
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(level, "cgroup.subtree_control"), []byte(strings.Join(add, " ")), 0); err != nil {
+			return fmt.Errorf("enable controllers %s in %s: %w", strings.Join(add, " "), level, err)
+		}
+	}
+	return nil
+}
+
+// readFields reads a file of space-separated words; a missing file is empty.
+func readFields(p string) []string {
+	data, _ := os.ReadFile(p)
+	return strings.Fields(string(data))
+}
+
+// Procs lists the pids in the container's cgroups: the union over every
+// hierarchy, so a process moved out of one of them is still found.
 func Procs(dirs []string) ([]int, error) {
+	seen := map[int]bool{}
+	var pids []int
 	for _, d := range dirs {
 		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
 		if err != nil {
@@ -198,15 +304,40 @@ func Procs(dirs []string) ([]int, error) {
 			}
 			return nil, err
 		}
-		var pids []int
 		for _, f := range strings.Fields(string(data)) {
-			if n, err := strconv.Atoi(f); err == nil {
+			if n, err := strconv.Atoi(f); err == nil && !seen[n] {
+				seen[n] = true
 				pids = append(pids, n)
 			}
 		}
-		return pids, nil
 	}
-	return nil, nil
+	return pids, nil
+}
+
+// Signal sends sig to every process in the container's cgroups. SIGKILL
+// goes through cgroup.kill where a v2 directory has it, which reaches
+// processes forked while the list is read.
+func Signal(dirs []string, sig unix.Signal) error {
+	if sig == unix.SIGKILL {
+		for _, d := range dirs {
+			p := filepath.Join(d, "cgroup.kill")
+			if _, err := os.Stat(p); err == nil {
+				if err := os.WriteFile(p, []byte("1"), 0); err != nil && !errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("write %s: %w", p, err)
+				}
+			}
+		}
+	}
+	pids, err := Procs(dirs)
+	if err != nil {
+		return fmt.Errorf("list container processes: %w", err)
+	}
+	for _, p := range pids {
+		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal pid %d: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Remove deletes the directories. A cgroup stays busy for a moment while
@@ -232,4 +363,13 @@ func Remove(dirs []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SystemdUnsupported is the error for --systemd-cgroup: one line saying
+// why the driver cannot be used here.
+func SystemdUnsupported() error {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		return fmt.Errorf("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs driver")
+	}
+	return fmt.Errorf("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the default cgroupfs driver")
 }

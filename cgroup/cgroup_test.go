@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -17,15 +18,19 @@ func TestResolve(t *testing.T) {
 		want     []string
 	}{
 		{"/a/b", "id", []string{"/sys/fs/cgroup/memory/a/b", "/sys/fs/cgroup/cpu/a/b", "/sys/fs/cgroup/unified/a/b"}},
-		{"/../../a", "id", []string{"/sys/fs/cgroup/memory/a", "/sys/fs/cgroup/cpu/a", "/sys/fs/cgroup/unified/a"}},
+		{"/a/../b/./c", "id", []string{"/sys/fs/cgroup/memory/b/c", "/sys/fs/cgroup/cpu/b/c", "/sys/fs/cgroup/unified/b/c"}},
 		{"rel", "id", []string{"/sys/fs/cgroup/memory/process_api/x/rel", "/sys/fs/cgroup/cpu/rel", "/sys/fs/cgroup/unified/user/rel"}},
 		{"", "c1", []string{"/sys/fs/cgroup/memory/process_api/x/c1", "/sys/fs/cgroup/cpu/c1", "/sys/fs/cgroup/unified/user/c1"}},
-		{"../../../escape", "id", []string{"/sys/fs/cgroup/memory/process_api/x/escape", "/sys/fs/cgroup/cpu/escape", "/sys/fs/cgroup/unified/user/escape"}},
 	}
 	for _, c := range cases {
 		got, err := resolve(hybrid, own, c.path, c.id)
 		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("resolve(%q, %q) = %v, %v; want %v", c.path, c.id, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"../../x", "/../../a", "a/../../b", "/a/../../b", ".."} {
+		if got, err := resolve(hybrid, own, bad, "id"); err == nil || !strings.Contains(err.Error(), "linux.cgroupsPath") {
+			t.Errorf("resolve(%q) = %v, %v; want an error naming linux.cgroupsPath", bad, got, err)
 		}
 	}
 	if _, err := resolve(hybrid, own, "system.slice:minirunc:x", "x"); err == nil {

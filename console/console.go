@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,13 +72,9 @@ func RecvFd(sock *os.File) (*os.File, error) {
 // container's /dev/pts/ptmx) and returns master and slave. Both are checked
 // to belong to a devpts filesystem.
 func OpenPty(ptmx string) (master, slave *os.File, err error) {
-	mfd, err := unix.Open(ptmx, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	mfd, err := openPtmx(ptmx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", ptmx, err)
-	}
-	if err := checkDevpts(mfd); err != nil {
-		unix.Close(mfd)
-		return nil, nil, fmt.Errorf("%s: %w", ptmx, err)
+		return nil, nil, err
 	}
 	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
 		unix.Close(mfd)
@@ -102,6 +99,48 @@ func OpenPty(ptmx string) (master, slave *os.File, err error) {
 	}
 	name := fmt.Sprintf("/dev/pts/%d", n)
 	return os.NewFile(uintptr(mfd), name), os.NewFile(sfdRaw, name), nil
+}
+
+// openPtmx opens ptmx (CVE-2025-52565): its directory reached without
+// following any symlink and on a devpts filesystem, then the ptmx node of
+// that very instance (not a symlink; inode 2, char 5:2, same device), so
+// that a planted ptmx cannot hand out a host pty or some other file.
+func openPtmx(ptmx string) (int, error) {
+	dir, base := filepath.Split(ptmx)
+	dfd, err := unix.Openat2(unix.AT_FDCWD, dir, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) {
+		dfd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		return -1, fmt.Errorf("%s: a symlink on the way to the devpts instance", ptmx)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(dfd)
+	if err := checkDevpts(dfd); err != nil {
+		return -1, fmt.Errorf("%s: %w", dir, err)
+	}
+	mfd, err := unix.Openat(dfd, base, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return -1, fmt.Errorf("%s is a symlink, not the devpts ptmx", ptmx)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", ptmx, err)
+	}
+	var st, dst unix.Stat_t
+	if err := unix.Fstat(mfd, &st); err == nil {
+		err = unix.Fstat(dfd, &dst)
+	}
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 ||
+		st.Ino != 2 || st.Dev != dst.Dev {
+		unix.Close(mfd)
+		return -1, fmt.Errorf("%s is not the ptmx of the devpts instance at %s", ptmx, dir)
+	}
+	return mfd, nil
 }
 
 func checkDevpts(fd int) error {

@@ -120,8 +120,10 @@ func (c *Container) create(o CreateOpts) error {
 	}
 	defer fifoFile.Close()
 	preserve := o.PreserveFDs
-	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 {
+	initSpec := spec
+	if n := listenFDs(); n > 0 {
 		preserve += n
+		initSpec = withListenEnv(spec, n)
 	}
 	sp := &spawn{preserve: preserve, fifo: fifoFile, sealDir: filepath.Join(o.Root, ".empty"), uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings}
 	if spec.Process.Terminal {
@@ -162,8 +164,11 @@ func (c *Container) create(o CreateOpts) error {
 	if err := cgroup.Join(dirs, c.State.Pid); err != nil {
 		return err
 	}
+	if err := cgroup.Apply(dirs, spec.Linux.Resources); err != nil {
+		return err
+	}
 	cfg := &syncpipe.Config{
-		ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs, Spec: spec,
+		ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs, Spec: initSpec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: preserve,
 		CgroupDirs: dirs, State: c.specState(Created),
 	}

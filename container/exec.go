@@ -3,9 +3,11 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/minirunc/minirunc/cgroup"
 	"github.com/minirunc/minirunc/syncpipe"
@@ -20,7 +22,7 @@ type ExecOpts struct {
 	Console      *os.File // console socket (connected) for a terminal
 	PreserveFDs  int
 	IgnorePaused bool
-	Cgroup       string // --cgroup: a sub-cgroup of the container's to join
+	Cgroup       []string // --cgroup: sub-cgroups of the container's to join
 }
 
 // ErrPaused refuses an exec that would hang in a frozen cgroup.
@@ -41,10 +43,8 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if o.Process.Terminal && o.Console == nil {
 		return 0, errors.New("process.terminal is true but no console socket was given")
 	}
+	// Socket activation's fds are create's only, as with runc.
 	preserve := o.PreserveFDs
-	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && n > 0 {
-		preserve += n
-	}
 	sp := &spawn{preserve: preserve, exec: true, sealDir: filepath.Join(filepath.Dir(c.Dir), ".empty")}
 	if o.Process.Terminal {
 		sp.console = o.Console
@@ -92,6 +92,17 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := proc.pipe.Expect(syncpipe.TypeReady); err != nil {
 		return fail(initError(err))
 	}
+	// The end of the sync socket: the program has been executed (its end
+	// is close-on-exec); a message instead is why it could not be.
+	var m syncpipe.Message
+	if err := proc.pipe.Recv(&m); err == nil {
+		if m.Type == syncpipe.TypeError {
+			return fail(errors.New(m.Msg))
+		}
+		return fail(fmt.Errorf("sync: unexpected %q from exec init", m.Type))
+	} else if !errors.Is(err, io.EOF) {
+		return fail(fmt.Errorf("sync: wait for exec: %w", err))
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.pid); err != nil {
 			return fail(err)
@@ -136,26 +147,73 @@ func (c *Container) execNamespaces(sp *spawn) error {
 	return nil
 }
 
-// execCgroups is the container's cgroups, or with --cgroup a sub-cgroup
-// of them (which must exist).
-func (c *Container) execCgroups(sub string) ([]string, error) {
-	if sub == "" {
+// execCgroups is the container's cgroups, or with --cgroup sub-cgroups
+// of them, in runc's syntax: PATH for every hierarchy, or
+// CONTROLLER[,CONTROLLER]:PATH for some. A sub-cgroup must exist: exec
+// never creates one.
+func (c *Container) execCgroups(args []string) ([]string, error) {
+	if len(args) == 0 {
 		return c.State.CgroupDirs, nil
 	}
-	clean := filepath.Clean("/" + sub)
-	var out []string
-	for _, d := range c.State.CgroupDirs {
-		p := filepath.Join(d, clean)
-		if _, err := os.Stat(p); err == nil {
-			out = append(out, p)
-		} else {
-			out = append(out, d)
+	subs := map[string]string{}
+	for _, a := range args {
+		ctrls, p, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("invalid --cgroup argument: %s (missing <controller>: prefix)", a)
+			}
+			subs[""] = a
+			continue
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			if _, dup := subs[ctrl]; dup || ctrl == "" {
+				return nil, fmt.Errorf("invalid --cgroup argument: %s", a)
+			}
+			subs[ctrl] = p
 		}
 	}
-	if len(out) > 0 && out[0] == c.State.CgroupDirs[0] && clean != "/" {
-		return nil, fmt.Errorf("--cgroup %s: no such sub-cgroup in the container", sub)
+	hs, err := cgroup.Hierarchies()
+	if err != nil {
+		return nil, err
+	}
+	out := append([]string(nil), c.State.CgroupDirs...)
+	used := map[string]bool{}
+	for i, d := range out {
+		sub, ok := subs[""]
+		for _, k := range hierarchyKeys(hs, d) {
+			if s, found := subs[k]; found {
+				used[k] = true
+				if !ok {
+					sub, ok = s, true
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		p := filepath.Join(d, filepath.Clean("/"+sub))
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("--cgroup %s: no such sub-cgroup %s", sub, p)
+		}
+		out[i] = p
+	}
+	for k, sub := range subs {
+		if k != "" && !used[k] {
+			return nil, fmt.Errorf("--cgroup %s:%s: the container has no %s cgroup", k, sub, k)
+		}
 	}
 	return out, nil
+}
+
+// hierarchyKeys are the v1 controllers (and name=) of the hierarchy that
+// holds dir; none for v2.
+func hierarchyKeys(hs []cgroup.Hierarchy, dir string) []string {
+	for _, h := range hs {
+		if !h.V2 && (dir == h.Mountpoint || strings.HasPrefix(dir, h.Mountpoint+"/")) {
+			return strings.Split(h.Key, ",")
+		}
+	}
+	return nil
 }
 
 func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -168,4 +226,28 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
+}
+
+// listenFDs is the number of socket-activation fds (3 onwards) meant for
+// us: $LISTEN_FDS when $LISTEN_PID is our pid (systemd, conmon
+// --replace-listen-pid), else 0, as runc's activation.Files(false).
+func listenFDs() int {
+	if pid, err := strconv.Atoi(os.Getenv("LISTEN_PID")); err != nil || pid != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// withListenEnv is spec with LISTEN_FDS=n and LISTEN_PID=1 added to the
+// process's environment, as runc passes socket activation on. The recorded
+// spec is left alone: exec'd processes do not get them.
+func withListenEnv(spec *specs.Spec, n int) *specs.Spec {
+	s, p := *spec, *spec.Process
+	p.Env = append(append([]string(nil), p.Env...), "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+	s.Process = &p
+	return &s
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/minirunc/minirunc/cgroup"
+	"github.com/minirunc/minirunc/freezer"
 	"github.com/minirunc/minirunc/hooks"
 	"golang.org/x/sys/unix"
 )
@@ -58,6 +59,10 @@ func (c *Container) Start() (warnings []error, err error) {
 	}
 	os.Remove(fifo)
 	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		// poststart hooks run after the user's program is executed:
+		// init's write end of the fifo is close-on-exec, so its end
+		// marks the execve (or init's death).
+		waitHangup(fds)
 		warnings = hooks.RunAll("poststart", h.Poststart, c.specState(Running))
 	}
 	return warnings, nil
@@ -106,17 +111,15 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 	return nil
 }
 
+// signalCgroup signals every process in the container's cgroups
+// (cgroup.kill for SIGKILL on v2). A frozen container is thawed after a
+// SIGKILL so that it takes effect.
 func (c *Container) signalCgroup(sig unix.Signal) error {
-	pids, err := cgroup.Procs(c.State.CgroupDirs)
-	if err != nil {
-		return fmt.Errorf("list container processes: %w", err)
+	err := cgroup.Signal(c.State.CgroupDirs, sig)
+	if sig == unix.SIGKILL {
+		c.thaw()
 	}
-	for _, p := range pids {
-		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("signal pid %d: %w", p, err)
-		}
-	}
-	return nil
+	return err
 }
 
 // Delete removes a stopped container: its cgroups, its state, then the
@@ -190,10 +193,25 @@ func (c *Container) killAndWait() error {
 
 // thaw unfreezes a paused container so SIGKILL can take effect.
 func (c *Container) thaw() {
-	for _, d := range c.State.CgroupDirs {
-		p := filepath.Join(d, "freezer.state")
-		if _, err := os.Stat(p); err == nil {
-			_ = os.WriteFile(p, []byte("THAWED"), 0)
+	if st, err := freezer.GetState(c.State.CgroupDirs); err == nil && st != freezer.Thawed {
+		_ = freezer.Thaw(c.State.CgroupDirs)
+	}
+}
+
+// waitHangup waits until the fifo's writer is gone or init has exited.
+func waitHangup(fds []unix.PollFd) {
+	buf := make([]byte, 16)
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+		if fds[1].Revents&unix.POLLIN != 0 {
+			return
+		}
+		if fds[0].Revents&(unix.POLLHUP|unix.POLLIN) != 0 {
+			if n, err := unix.Read(int(fds[0].Fd), buf); n == 0 && err == nil {
+				return
+			}
 		}
 	}
 }

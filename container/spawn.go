@@ -101,6 +101,13 @@ func (s *spawn) start() (*initProcess, error) {
 	if s.becomeRoot {
 		cmd.Env = append(cmd.Env, nsenter.EnvRoot+"=1")
 	}
+	// CVE-2024-21626: init inherits only stdio, the preserved fds and
+	// ExtraFiles; whatever else our caller left open without
+	// close-on-exec must not reach it (Go's exec does not close it).
+	if err := unix.CloseRange(uint(3+s.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		parentSock.Close()
+		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: s.cloneflags}
 	if s.cloneflags&unix.CLONE_NEWUSER != 0 {
 		cmd.SysProcAttr.UidMappings = idMaps(s.uidMaps)
@@ -230,6 +237,11 @@ func openNamespace(path string, t specs.LinuxNamespaceType) (*os.File, error) {
 	}
 	if uintptr(got) != specconv.Namespaces[t] {
 		f.Close()
+		for name, flag := range specconv.Namespaces {
+			if flag == uintptr(got) {
+				return nil, fmt.Errorf("%s is a %s namespace, not %s", path, name, t)
+			}
+		}
 		return nil, fmt.Errorf("%s is not a %s namespace", path, t)
 	}
 	return f, nil

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minirunc/minirunc/freezer"
 	"github.com/minirunc/minirunc/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -200,26 +201,20 @@ func (c *Container) Status() string {
 	if c.State.Status == Creating {
 		return Creating
 	}
+	if c.frozen() {
+		return Paused // a paused created container is paused, as in runc
+	}
 	if _, err := os.Lstat(filepath.Join(c.Dir, fifoName)); err == nil {
 		return Created
-	}
-	if c.frozen() {
-		return Paused
 	}
 	return Running
 }
 
-// frozen reads the v1 freezer or the v2 cgroup.freeze of the container.
+// frozen reports whether the container's freezer (v1 freezer.state where
+// the freezer controller is on v1, else v2 cgroup.freeze) is frozen.
 func (c *Container) frozen() bool {
-	for _, d := range c.State.CgroupDirs {
-		if data, err := os.ReadFile(filepath.Join(d, "freezer.state")); err == nil {
-			return strings.TrimSpace(string(data)) != "THAWED"
-		}
-		if data, err := os.ReadFile(filepath.Join(d, "cgroup.freeze")); err == nil && len(c.State.CgroupDirs) == 1 {
-			return strings.TrimSpace(string(data)) == "1"
-		}
-	}
-	return false
+	st, err := freezer.GetState(c.State.CgroupDirs)
+	return err == nil && st == freezer.Frozen
 }
 
 // OCIState is the state as `state` prints it (runc's field order).

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/hooks"
 	"github.com/minirunc/minirunc/rootfs"
@@ -111,9 +113,11 @@ func execMain(pipe *syncpipe.Pipe, cfg *syncpipe.Config) {
 	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeReady}); err != nil {
 		os.Exit(1)
 	}
-	pipe.Close()
+	// The sync socket stays open and is close-on-exec (setupProcess): the
+	// parent sees its end once the program has been executed, as with
+	// runc, or the error if it could not be.
 	err = unix.Exec(exe, cfg.Spec.Process.Args, os.Environ())
-	fmt.Fprintf(os.Stderr, "minirunc exec: %v\n", &exec.Error{Name: cfg.Spec.Process.Args[0], Err: err})
+	pipe.SendError(&exec.Error{Name: cfg.Spec.Process.Args[0], Err: err})
 	os.Exit(127)
 }
 
@@ -177,11 +181,12 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 		}
 	}
 	rcfg := &rootfs.Config{
-		Rootfs:     cfg.Rootfs,
-		Spec:       spec,
-		NoPivot:    cfg.NoPivot,
-		CgroupDirs: cfg.CgroupDirs,
-		UserNS:     hasNS(specs.UserNamespace),
+		Rootfs:      cfg.Rootfs,
+		Spec:        spec,
+		NoPivot:     cfg.NoPivot,
+		CgroupDirs:  cfg.CgroupDirs,
+		UserNS:      hasNS(specs.UserNamespace),
+		HostMountNS: !hasNS(specs.MountNamespace),
 	}
 	r, err := rootfs.Prepare(rcfg)
 	if err != nil {
@@ -204,7 +209,7 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 		}
 	}
 	if p := spec.Process; p.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+		if err := writeProcFile((*procfs.Handle).OpenSelf, "oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
 			return fmt.Errorf("process.oomScoreAdj %d: %w", *p.OOMScoreAdj, err)
 		}
 	}
@@ -227,8 +232,8 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 		}
 	}
 	for k, v := range spec.Linux.Sysctl {
-		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
-		if err := writeProcFile(p, v); err != nil {
+		p := "sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := writeProcFile((*procfs.Handle).OpenRoot, p, v); err != nil {
 			return fmt.Errorf("linux.sysctl %s=%s: %w", k, v, err)
 		}
 	}
@@ -238,15 +243,44 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 	return setupProcess(cfg)
 }
 
-// writeProcFile writes a /proc file without following symlinks out of it.
-func writeProcFile(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// writeProcFile writes a procfs file through a verified procfs handle
+// (CVE-2025-52881): a private procfs mount, and a lookup that refuses
+// symlinks and over-mounts, so that neither the container's /proc nor
+// anything mounted on it can redirect the write. open is OpenSelf or
+// OpenRoot.
+func writeProcFile(open func(*procfs.Handle, string) (*os.File, error), subpath, value string) error {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("open procfs: %w", err)
+	}
+	defer proc.Close()
+	h, err := open(proc, subpath)
 	if err != nil {
 		return err
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_CLOEXEC)
+	if err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			err = errno
+		}
+		return fmt.Errorf("open /proc/%s for writing: %w", subpath, err)
 	}
 	defer f.Close()
 	_, err = f.WriteString(value)
 	return err
+}
+
+// threadSelf opens /proc/thread-self/<subpath> for writeProcFile. init
+// stays locked to its one thread, so the handle remains this thread's.
+func threadSelf(proc *procfs.Handle, subpath string) (*os.File, error) {
+	f, closer, err := proc.OpenThreadSelf(subpath)
+	if err != nil {
+		return nil, err
+	}
+	closer()
+	return f, nil
 }
 
 // waitForStart blocks until `start` opens the exec fifo, then tells it we
@@ -259,7 +293,9 @@ func waitForStart(fifoFD int) error {
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	unix.Close(fd)
+	// fd stays open: it is close-on-exec, so `start` sees the fifo's end
+	// exactly when the user's program has been executed, and runs the
+	// poststart hooks only then.
 	unix.Close(fifoFD)
 	return nil
 }

@@ -20,6 +20,15 @@ import (
 // closes every fd it does not hand on.
 func setupProcess(cfg *syncpipe.Config) error {
 	p := cfg.Spec.Process
+	// CVE-2024-21626: nothing of the runtime's may reach the container.
+	// Everything above the preserved fds closes at execve. This comes
+	// first: close_range is newer than many seccomp profiles.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	if err := compileSeccomp(cfg); err != nil {
+		return err
+	}
 	os.Clearenv()
 	for _, e := range p.Env {
 		k, v, _ := strings.Cut(e, "=")
@@ -40,8 +49,17 @@ func setupProcess(cfg *syncpipe.Config) error {
 	}
 	unix.Umask(umask)
 	// Change to cwd while still privileged (the user may not be able to
-	// reach it later), and again after the switch.
+	// reach it later); check it and find the program before a seccomp
+	// filter can refuse getcwd or stat.
 	cwdErr := unix.Chdir(p.Cwd)
+	if cwdErr == nil {
+		if err := verifyCwd(p.Cwd); err != nil {
+			return err
+		}
+		if err := lookPath(p.Args[0]); err != nil {
+			return err
+		}
+	}
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// now, before the capabilities go. Otherwise as late as possible.
 	if !p.NoNewPrivileges {
@@ -52,11 +70,17 @@ func setupProcess(cfg *syncpipe.Config) error {
 	if err := setUser(p); err != nil {
 		return err
 	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		if cwdErr != nil {
-			err = cwdErr
+	if cwdErr != nil {
+		// Only the container's user may reach it: try again as the user.
+		if err := unix.Chdir(p.Cwd); err != nil {
+			return fmt.Errorf("process.cwd %s: %w", p.Cwd, cwdErr)
 		}
-		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+		if err := verifyCwd(p.Cwd); err != nil {
+			return err
+		}
+		if err := lookPath(p.Args[0]); err != nil {
+			return err
+		}
 	}
 	if p.ApparmorProfile != "" {
 		if err := applyAppArmor(p.ApparmorProfile); err != nil {
@@ -68,15 +92,22 @@ func setupProcess(cfg *syncpipe.Config) error {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
-	// CVE-2024-21626: nothing of the runtime's may reach the container.
-	// Everything above the preserved fds closes at execve.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("mark fds close-on-exec: %w", err)
-	}
+	return nil
+}
+
+// verifyCwd refuses a working directory outside the container's root
+// (CVE-2024-21626: a cwd reached through a leaked fd shows as unreachable).
+func verifyCwd(cwd string) error {
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("process.cwd %s: current directory is outside the container", p.Cwd)
+		return fmt.Errorf("process.cwd %s: current directory is outside the container", cwd)
 	}
-	path, err := exec.LookPath(p.Args[0])
+	return nil
+}
+
+// lookPath resolves the program as execve will, so that a missing or
+// non-executable one fails create with runc's words.
+func lookPath(arg0 string) error {
+	path, err := exec.LookPath(arg0)
 	if err != nil && !errors.Is(err, exec.ErrDot) {
 		return err
 	}
@@ -160,11 +191,13 @@ func applyAppArmor(profile string) error {
 	if err != nil || !strings.HasPrefix(string(enabled), "Y") {
 		return fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", profile)
 	}
-	attr := "/proc/self/attr/apparmor/exec"
-	if _, err := os.Stat(attr); err != nil {
-		attr = "/proc/self/attr/exec"
+	// Through a verified procfs handle (CVE-2025-52881): the container's
+	// /proc must not be able to send the label elsewhere.
+	err = writeProcFile(threadSelf, "attr/apparmor/exec", "exec "+profile)
+	if errors.Is(err, os.ErrNotExist) {
+		err = writeProcFile(threadSelf, "attr/exec", "exec "+profile)
 	}
-	if err := os.WriteFile(attr, []byte("exec "+profile), 0); err != nil {
+	if err != nil {
 		return fmt.Errorf("process.apparmorProfile %q: %w", profile, err)
 	}
 	return nil

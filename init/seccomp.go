@@ -14,21 +14,42 @@ import (
 // EnvSeccompFD carries the socket connected to linux.seccomp.listenerPath.
 const EnvSeccompFD = "_MINIRUNC_SECCOMPFD"
 
-// seccompLoaded is set once the filter is in place.
-var seccompLoaded bool
+// seccompProg is the compiled filter, nil once loaded (or without one).
+var seccompProg *seccomp.Program
 
-// loadSeccomp loads the container's filter on this thread and hands the
+// listenerFD is the socket connected to linux.seccomp.listenerPath, -1
+// without one.
+var listenerFD = -1
+
+// compileSeccomp compiles the container's filter while allocation is still
+// unconstrained by the container's rlimits.
+func compileSeccomp(cfg *syncpipe.Config) error {
+	// The listener socket's fd comes in the environment, which
+	// setupProcess replaces with the container's: take it now.
+	if fd, err := envFD(EnvSeccompFD); err == nil {
+		listenerFD = fd
+	}
+	if s := cfg.Spec.Linux.Seccomp; s != nil {
+		p, err := seccomp.Compile(s)
+		if err != nil {
+			return err
+		}
+		seccompProg = p
+	}
+	return nil
+}
+
+// loadSeccomp loads the compiled filter on this thread and hands the
 // notify fd, if any, to the listener with the container process state.
 func loadSeccomp(cfg *syncpipe.Config) error {
-	s := cfg.Spec.Linux.Seccomp
-	if s == nil || seccompLoaded {
+	if seccompProg == nil {
 		return nil
 	}
-	fd, err := seccomp.Load(s)
+	fd, err := seccompProg.Load()
+	seccompProg = nil
 	if err != nil {
 		return err
 	}
-	seccompLoaded = true
 	if fd < 0 {
 		return nil
 	}
@@ -39,10 +60,11 @@ func loadSeccomp(cfg *syncpipe.Config) error {
 // sendNotifyFd sends the notify fd over the listener socket the parent
 // connected, with the state as runc sends it (specs.ContainerProcessState).
 func sendNotifyFd(cfg *syncpipe.Config, fd int) error {
-	sockFD, err := envFD(EnvSeccompFD)
-	if err != nil {
+	sockFD := listenerFD
+	if sockFD < 0 {
 		return fmt.Errorf("linux.seccomp.listenerPath: no listener socket")
 	}
+	listenerFD = -1
 	defer unix.Close(sockFD)
 	st := specs.ContainerProcessState{
 		Version:  specs.Version,

@@ -22,6 +22,10 @@ type Config struct {
 	NoPivot    bool        // --no-pivot: MS_MOVE + chroot instead of pivot_root
 	CgroupDirs []string    // the container's cgroup directories on the host
 	UserNS     bool        // the container has its own user namespace
+	// HostMountNS: the spec has no mount namespace, so the mounts are
+	// made in the caller's, as runc makes them: the root is entered with
+	// chroot, and the propagation of the caller's mounts is left alone.
+	HostMountNS bool
 }
 
 // Rootfs is the container's root during setup: an O_PATH handle on the
@@ -35,19 +39,21 @@ type Rootfs struct {
 // asks for, then /dev. It runs in the container's mount namespace, before
 // pivot_root.
 func Prepare(cfg *Config) (*Rootfs, error) {
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p := cfg.Spec.Linux.RootfsPropagation; p != "" {
-		f, ok := PropagationFlags[p]
-		if !ok {
-			return nil, fmt.Errorf("linux.rootfsPropagation %q is not a propagation mode", p)
+	if !cfg.HostMountNS {
+		prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+		if p := cfg.Spec.Linux.RootfsPropagation; p != "" {
+			f, ok := PropagationFlags[p]
+			if !ok {
+				return nil, fmt.Errorf("linux.rootfsPropagation %q is not a propagation mode", p)
+			}
+			prop = f
 		}
-		prop = f
-	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
-		return nil, fmt.Errorf("set propagation of / : %w", err)
-	}
-	if err := makeParentPrivate(cfg.Rootfs); err != nil {
-		return nil, err
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return nil, fmt.Errorf("set propagation of / : %w", err)
+		}
+		if err := makeParentPrivate(cfg.Rootfs); err != nil {
+			return nil, err
+		}
 	}
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return nil, fmt.Errorf("bind mount root.path %s: %w", cfg.Rootfs, err)

@@ -14,6 +14,17 @@ import (
 // ramdisk, where pivot_root is impossible).
 func (r *Rootfs) Enter() error {
 	defer r.Close()
+	if r.cfg.HostMountNS {
+		// No mount namespace of its own: pivot_root would move the
+		// caller's root. chroot, as runc does.
+		if err := unix.Chdir(r.cfg.Rootfs); err != nil {
+			return fmt.Errorf("chdir to rootfs: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+		return unix.Chdir("/")
+	}
 	if r.cfg.NoPivot {
 		if err := unix.Chdir(r.cfg.Rootfs); err != nil {
 			return fmt.Errorf("chdir to rootfs: %w", err)
@@ -86,7 +97,7 @@ func Finalize(cfg *Config) error {
 			return fmt.Errorf("root.readonly: %w", err)
 		}
 	}
-	if p := cfg.Spec.Linux.RootfsPropagation; p != "" {
+	if p := cfg.Spec.Linux.RootfsPropagation; p != "" && !cfg.HostMountNS {
 		if err := unix.Mount("", "/", "", PropagationFlags[p], ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
 		}

@@ -1,8 +1,12 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -61,19 +65,6 @@ func Build(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 			return nil, fmt.Errorf("linux.seccomp.architectures %s: %w", a, err)
 		}
 	}
-	for _, fl := range s.Flags {
-		switch fl {
-		case specs.LinuxSeccompFlagLog:
-			err = f.SetLogBit(true)
-		case specs.LinuxSeccompFlagSpecAllow:
-			err = f.SetSSB(true)
-		case specs.LinuxSeccompFlagWaitKillableRecv:
-			err = f.SetWaitKill(true)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("linux.seccomp.flags %s: %w", fl, err)
-		}
-	}
 	maxNamed := -1
 	for i, sc := range s.Syscalls {
 		act := action(sc.Action, sc.ErrnoRet, defErrno)
@@ -93,6 +84,9 @@ func Build(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 				maxNamed = int(call)
 			}
 			if err := addRules(f, call, act, conds, perRule); err != nil {
+				if call < 0 {
+					continue // a pseudo-syscall of an architecture not in the filter
+				}
 				return nil, fmt.Errorf("linux.seccomp.syscalls[%d] %s: %w", i, name, err)
 			}
 		}
@@ -166,23 +160,76 @@ func enosysNewer(f *libseccomp.ScmpFilter, s *specs.LinuxSeccomp, defAct libsecc
 	return nil
 }
 
-// Load builds and loads the filter on the calling thread. With
-// SCMP_ACT_NOTIFY rules it returns the notification fd, else -1.
-func Load(s *specs.LinuxSeccomp) (int, error) {
+// Program is a compiled filter: raw BPF and the seccomp(2) flags, ready to
+// load without allocating. libseccomp allocates while it generates BPF, and
+// a container's rlimits (a small RLIMIT_AS) can make that fail, so init
+// compiles before it applies them and loads later.
+type Program struct {
+	filter []unix.SockFilter
+	flags  uintptr
+}
+
+// Compile builds the filter and exports its BPF.
+func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	f, err := Build(s)
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
 	defer f.Release()
-	if err := f.Load(); err != nil {
-		return -1, fmt.Errorf("load seccomp filter: %w", err)
-	}
-	if !NeedsListener(s) {
-		return -1, nil
-	}
-	fd, err := f.GetNotifFd()
+	fd, err := unix.MemfdCreate("seccomp-bpf", unix.MFD_CLOEXEC)
 	if err != nil {
-		return -1, fmt.Errorf("seccomp notify fd: %w", err)
+		return nil, fmt.Errorf("seccomp: memfd: %w", err)
 	}
-	return int(fd), nil
+	mem := os.NewFile(uintptr(fd), "seccomp-bpf")
+	defer mem.Close()
+	if err := f.ExportBPF(mem); err != nil {
+		return nil, fmt.Errorf("seccomp: export BPF: %w", err)
+	}
+	raw, err := io.ReadAll(io.NewSectionReader(mem, 0, 1<<24))
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: read BPF: %w", err)
+	}
+	if len(raw) == 0 || len(raw)%8 != 0 {
+		return nil, fmt.Errorf("seccomp: exported BPF has %d bytes", len(raw))
+	}
+	p := &Program{filter: make([]unix.SockFilter, len(raw)/8)}
+	for i := range p.filter {
+		b := raw[i*8:]
+		p.filter[i] = unix.SockFilter{
+			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
+		}
+	}
+	for _, fl := range s.Flags {
+		switch fl {
+		case specs.LinuxSeccompFlagLog:
+			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case specs.LinuxSeccompFlagSpecAllow:
+			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			// The kernel takes it only with a listener (EINVAL
+			// otherwise); without one it has nothing to change, as
+			// with libseccomp.
+			if NeedsListener(s) {
+				p.flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+			}
+		}
+	}
+	if NeedsListener(s) {
+		p.flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	}
+	return p, nil
+}
+
+// Load installs the program on the calling thread. With SCMP_ACT_NOTIFY
+// rules it returns the notification fd, else -1.
+func (p *Program) Load() (int, error) {
+	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
+	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
+	if errno != 0 {
+		return -1, fmt.Errorf("load seccomp filter: %w", errno)
+	}
+	if p.flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+		return int(r), nil
+	}
+	return -1, nil
 }

@@ -63,7 +63,6 @@ func TestValidationErrors(t *testing.T) {
 		{"hostname without uts", func(s *specs.Spec) {
 			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: "mount"}}
 		}, `hostname`},
-		{"no mount ns", func(s *specs.Spec) { s.Linux.Namespaces = []specs.LinuxNamespace{{Type: "pid"}}; s.Hostname = "" }, `mount namespace is required`},
 		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, `would change the host`},
 		{"net sysctl without netns", func(s *specs.Spec) {
 			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: "mount"}, {Type: "uts"}}

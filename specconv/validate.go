@@ -130,9 +130,6 @@ func validateNamespaces(s *specs.Spec) error {
 			return fmt.Errorf("linux.namespaces[%d]: id mappings cannot be set for a joined user namespace", i)
 		}
 	}
-	if !seen[specs.MountNamespace] {
-		return errors.New("linux.namespaces: a mount namespace is required")
-	}
 	if s.Hostname != "" && !seen[specs.UTSNamespace] {
 		return errors.New("hostname: cannot set a hostname without a private UTS namespace")
 	}
