@@ -45,7 +45,9 @@ test-integration: build
 # in a throw-away pure cgroup v2 VM (cgv2-vm.sh; this host's controllers are
 # on v1). Both binaries are static. It fails loudly when the VM cannot boot,
 # the guest is not cgroup v2, or the tests did not run.
-CGV2_VM    ?= $(abspath $(CURDIR)/../shared/tools/cgv2-vm.sh)
+# The cgroup v2 guest runner lives in the workplace's shared tools, beside
+# the checkout or at /work/shared.
+CGV2_VM    ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/tools/cgv2-vm.sh) /work/shared/tools/cgv2-vm.sh) $(abspath $(CURDIR)/../shared/tools/cgv2-vm.sh))
 CGV2_TESTS ?= TestCgroup|TestPause|TestUpdate|TestEvents
 CGV2_LOG   := bin/cgroup2-test.log
 STATIC     := -linkmode external -extldflags -static
