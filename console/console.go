@@ -106,7 +106,7 @@ func OpenPty(ptmx string) (master, slave *os.File, err error) {
 // that very instance (not a symlink; inode 2, char 5:2, same device), so
 // that a planted ptmx cannot hand out a host pty or some other file.
 func openPtmx(ptmx string) (int, error) {
-	dir, base := filepath.Split(ptmx)
+	dir, base := filepath.Dir(ptmx), filepath.Base(ptmx)
 	dfd, err := unix.Openat2(unix.AT_FDCWD, dir, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
@@ -132,7 +132,8 @@ func openPtmx(ptmx string) (int, error) {
 		return -1, fmt.Errorf("open %s: %w", ptmx, err)
 	}
 	var st, dst unix.Stat_t
-	if err := unix.Fstat(mfd, &st); err == nil {
+	err = unix.Fstat(mfd, &st)
+	if err == nil {
 		err = unix.Fstat(dfd, &dst)
 	}
 	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 ||
