@@ -719,9 +719,7 @@ func TestExecUserNamespace(t *testing.T) {
 	if out, err := exec.Command("chown", "-R", "100000:100000", filepath.Join(b, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("chown rootfs: %v %s", err, out)
 	}
-	for d := b; d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
+	makeTraversable(b)
 	e.MustRun("create", "--bundle", b, id)
 	e.MustRun("start", id)
 	pid := statePid(e, id)
@@ -946,9 +944,7 @@ func TestJoinUserNamespaceByPath(t *testing.T) {
 		if out, err := exec.Command("chown", "-R", "100000:100000", filepath.Join(b, "rootfs")).CombinedOutput(); err != nil {
 			t.Fatalf("chown rootfs: %v %s", err, out)
 		}
-		for d := b; d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
-			os.Chmod(d, 0o755)
-		}
+		makeTraversable(b)
 	}
 	a := e.NewID()
 	ba := e.Bundle(a, []string{"sleep", "100000"}, userns)

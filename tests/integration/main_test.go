@@ -383,3 +383,13 @@ func containerDirs(root string) []string {
 	}
 	return out
 }
+
+// makeTraversable opens the directories from dir up to (not including) the
+// temp dir to everyone, so that a user-namespaced root reaches its rootfs.
+// The temp dir itself (/tmp) keeps its own mode.
+func makeTraversable(dir string) {
+	tmp := filepath.Clean(os.TempDir())
+	for d := filepath.Clean(dir); strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+}

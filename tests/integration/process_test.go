@@ -346,9 +346,7 @@ func TestUserNamespace(t *testing.T) {
 		t.Fatalf("chown rootfs: %v %s", err, out)
 	}
 	// The mapped root must be able to reach its rootfs.
-	for d := b; d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
+	makeTraversable(b)
 	out, stderr, code := e.Run("run", "--bundle", b, id)
 	if code != 0 {
 		t.Fatalf("run: exit %d: %s", code, stderr)
