@@ -169,6 +169,20 @@ func escapes(p string) bool {
 // Join creates each directory and moves pid into it. The caller removes
 // the directories (Remove) if this fails, once pid is gone.
 func Join(dirs []string, pid int) error {
+	if err := Prepare(dirs); err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// Prepare creates each directory, with the v2 controllers its parents
+// must hand down, without moving anyone in.
+func Prepare(dirs []string) error {
 	var v2Mounts []string
 	if hs, err := Hierarchies(); err == nil {
 		for _, h := range hs {
@@ -188,11 +202,27 @@ func Join(dirs []string, pid int) error {
 				}
 			}
 		}
-		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", d, err)
-		}
 	}
 	return nil
+}
+
+// CloneInto prepares the container's cgroup and opens it for
+// CLONE_INTO_CGROUP when the host is pure cgroup v2: the child then starts
+// inside it, never for a moment in the caller's cgroup. On v1 and hybrid
+// hosts it returns nil (placement is by cgroup.procs writes).
+func CloneInto(dirs []string) (*os.File, error) {
+	hs, err := Hierarchies()
+	if err != nil || len(hs) != 1 || !hs[0].V2 || len(dirs) != 1 {
+		return nil, err
+	}
+	if err := Prepare(dirs); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(dirs[0], os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup %s: %w", dirs[0], err)
+	}
+	return f, nil
 }
 
 // mkdirCgroup creates d and its missing parents. A v1 cpuset cgroup starts

@@ -139,6 +139,13 @@ func (c *Container) create(o CreateOpts) error {
 		return err
 	}
 	defer closeAll(sp.setns)
+	c.State.CgroupDirs = dirs // from here on, destroy removes them
+	if sp.cgroupDir, err = cgroup.CloneInto(dirs); err != nil {
+		return err
+	}
+	if sp.cgroupDir != nil {
+		defer sp.cgroupDir.Close()
+	}
 	proc, err := sp.start()
 	if err != nil {
 		return err

@@ -68,6 +68,13 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := c.execNamespaces(sp); err != nil {
 		return 0, err
 	}
+	if sp.cgroupDir, err = cgroup.CloneInto(dirs); err != nil {
+		closeAll(sp.setns)
+		return 0, err
+	}
+	if sp.cgroupDir != nil {
+		defer sp.cgroupDir.Close()
+	}
 	proc, err := sp.start()
 	closeAll(sp.setns)
 	if err != nil {

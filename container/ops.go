@@ -58,11 +58,13 @@ func (c *Container) Start() (warnings []error, err error) {
 		}
 	}
 	os.Remove(fifo)
+	// Return only once the user's program is executed: init's write end
+	// of the fifo is close-on-exec, so its end marks the execve (or init's
+	// death). Then poststart hooks see the program running, and a pause
+	// right after start never freezes init halfway through execve (where
+	// the v1 freezer can wait forever on threads it froze).
+	waitHangup(fds)
 	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
-		// poststart hooks run after the user's program is executed:
-		// init's write end of the fifo is close-on-exec, so its end
-		// marks the execve (or init's death).
-		waitHangup(fds)
 		warnings = hooks.RunAll("poststart", h.Poststart, c.specState(Running))
 	}
 	return warnings, nil

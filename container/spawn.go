@@ -32,10 +32,11 @@ type spawn struct {
 	unshare    uintptr    // new namespaces made by nsenter after joining
 	uidMaps    []specs.LinuxIDMapping
 	gidMaps    []specs.LinuxIDMapping
-	becomeRoot bool   // nsenter: setresuid(0) after joining a user namespace
-	fork       bool   // nsenter: fork into a joined or new pid/time namespace
-	exec       bool   // exec mode: no rootfs, no fifo
-	sealDir    string // an empty directory for exeseal's overlay
+	becomeRoot bool     // nsenter: setresuid(0) after joining a user namespace
+	fork       bool     // nsenter: fork into a joined or new pid/time namespace
+	exec       bool     // exec mode: no rootfs, no fifo
+	sealDir    string   // an empty directory for exeseal's overlay
+	cgroupDir  *os.File // pure cgroup v2: clone straight into this cgroup
 }
 
 // initProcess is a started init.
@@ -109,6 +110,10 @@ func (s *spawn) start() (*initProcess, error) {
 		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: s.cloneflags}
+	if s.cgroupDir != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(s.cgroupDir.Fd())
+	}
 	if s.cloneflags&unix.CLONE_NEWUSER != 0 {
 		cmd.SysProcAttr.UidMappings = idMaps(s.uidMaps)
 		cmd.SysProcAttr.GidMappings = idMaps(s.gidMaps)
