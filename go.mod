@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/cilium/ebpf v0.22.0
 	github.com/cyphar/filepath-securejoin v0.7.0
+	github.com/moby/profiles/seccomp v0.2.4
 	github.com/moby/sys/capability v0.5.0
 	github.com/moby/sys/mountinfo v0.7.3
 	github.com/moby/sys/user v0.5.0
@@ -15,7 +16,4 @@ require (
 	golang.org/x/term v0.47.0
 )
 
-require (
-	cyphar.com/go-pathrs v0.2.5 // indirect
-	github.com/moby/profiles/seccomp v0.2.4 // indirect
-)
+require cyphar.com/go-pathrs v0.2.5 // indirect

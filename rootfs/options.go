@@ -116,10 +116,23 @@ func parseOptions(opts []string) parsedOptions {
 		} else if f, ok := PropagationFlags[o]; ok {
 			p.propagation = append(p.propagation, f)
 		} else if a, ok := RecAttrs[o]; ok {
-			if a.clear {
+			switch {
+			case a.attr&^unix.MOUNT_ATTR__ATIME == 0:
+				// The atime modes are an enum, not bits (relatime is
+				// 0): mount_setattr wants the whole __ATIME field
+				// cleared and at most one mode set. The last wins; a
+				// cleared mode falls back to relatime.
+				p.setAttr &^= unix.MOUNT_ATTR__ATIME
+				if !a.clear {
+					p.setAttr |= a.attr
+				}
+				p.clearAttr |= unix.MOUNT_ATTR__ATIME
+			case a.clear:
 				p.clearAttr |= a.attr
-			} else {
+				p.setAttr &^= a.attr
+			default:
 				p.setAttr |= a.attr
+				p.clearAttr &^= a.attr
 			}
 		} else {
 			p.data = append(p.data, o)
