@@ -68,6 +68,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := c.execNamespaces(sp); err != nil {
 		return 0, err
 	}
+	// The namespaces are held open and were checked against the init's
+	// pidfd: the lock can go. Holding it while the process starts would
+	// deadlock `exec --ignore-paused` (its process freezes in the frozen
+	// cgroup) against the `resume` that would thaw it.
+	c.Unlock()
 	if sp.cgroupDir, err = cgroup.CloneInto(dirs); err != nil {
 		closeAll(sp.setns)
 		return 0, err

@@ -564,7 +564,9 @@ func TestExecPaused(t *testing.T) {
 	a := e.runAsync("exec", "--ignore-paused", id, "echo", "hi")
 	// The new process joins the frozen cgroup and waits there.
 	waitFor(t, "the exec'd process to join the cgroup", func() bool { return len(procsInCgroup(id)) > len(strings.Split(before, ",")) })
-	freeze(t, id, false)
+	// resume, not a direct thaw: the waiting exec must not hold the
+	// container's lock against it.
+	e.MustRun("resume", id)
 	if out, stderr, code := a.wait(t); code != 0 || out != "hi\n" {
 		t.Errorf("exec --ignore-paused: exit %d, %q, %s", code, out, stderr)
 	}
