@@ -7,18 +7,24 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 BIN       := bin/minirunc
+DOCK_BIN  := bin/minidock
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 APT_PKGS  := busybox-static jq iproute2 util-linux file libseccomp-dev pkg-config gcc
 
-.PHONY: all build install deps demo test test-unit test-integration test-oci bench lint clean
+.PHONY: all build install deps demo demo-dock test test-unit test-integration test-clients test-dock test-oci bench lint clean stress
 
 all: build
 
+# Statically linked (glibc and libseccomp archives): no dynamic loader at
+# every call, about 10% off each short command, and the binary runs in a
+# bare guest as it is.
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+	$(GO) build -trimpath -tags netgo,osusergo -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $(BIN) .
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(DOCK_BIN) ./cmd/minidock
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/minirunc
+	install -D -m 0755 $(DOCK_BIN) $(DESTDIR)$(PREFIX)/sbin/minidock
 
 # deps installs what the demo and the tests need and is a no-op when present.
 deps:
@@ -33,13 +39,31 @@ deps:
 demo: deps build
 	./scripts/demo.sh $(BIN)
 
-test: deps lint test-unit test-integration test-oci test-cgroup2
+test: deps lint test-unit test-integration test-clients test-dock test-oci test-cgroup2
 
 test-unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests/)
 
 test-integration: build
 	cd tests/integration && MINIRUNC_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m .
+
+# test-clients drives the runtime with the real engines from Debian (Docker
+# 20.10 over a private containerd, ctr, Podman 4.3 with conmon, Kubernetes'
+# CRI through containerd's CRI plugin), which the tests install if missing,
+# start in a private mount and network namespace, and tear down. It prints
+# "N passed, M failed" per client. tests/clients is a Go module of its own
+# (the CRI client's gRPC stays out of the runtime's). The same suite against
+# runc: make test-clients CLIENTS_RUNTIME=/usr/sbin/runc
+test-clients: build
+	cd tests/clients && MINIRUNC_BIN=$(CURDIR)/$(BIN) CLIENTS_RUNTIME=$(CLIENTS_RUNTIME) $(GO) test -count=1 -timeout 20m
+
+# test-dock runs minidock (the front-end) for real over minirunc.
+test-dock: build
+	cd tests/dock && MINIRUNC_BIN=$(CURDIR)/$(BIN) MINIDOCK_BIN=$(CURDIR)/$(DOCK_BIN) $(GO) test -count=1 -timeout 10m .
+
+# demo-dock shows the front-end: import busybox, run, list, logs, remove.
+demo-dock: deps build
+	./scripts/demo-dock.sh $(DOCK_BIN) $(BIN)
 
 # test-cgroup2 runs the cgroup, pause, update and events integration tests
 # in a throw-away pure cgroup v2 VM (cgv2-vm.sh; this host's controllers are
@@ -66,6 +90,16 @@ test-cgroup2:
 	if ! grep -q -- '--- PASS: TestCgroupResourcesWritten' $(CGV2_LOG); then echo "test-cgroup2: FAILED: the tests did not run in the guest, see $(CGV2_LOG)" >&2; exit 1; fi; \
 	echo "test-cgroup2: ok ($$(grep -c -- '--- PASS' $(CGV2_LOG)) passed in the cgroup v2 guest)"
 
+# stress runs the concurrency storm of issue 11 at full size: 8 workers,
+# STORM_SIZE containers (1000), with random interleavings. It prints the
+# calls made, the outcomes by kind, the failures and the leaks found.
+STORM_SIZE ?= 1000
+stress: deps build
+	@echo "stress: $(STORM_SIZE) containers, 8 workers (log: bin/stress.log)"
+	@cd tests/integration && MINIRUNC_BIN=$(CURDIR)/$(BIN) MINIRUNC_STORM_SIZE=$(STORM_SIZE) \
+		$(GO) test -count=1 -timeout 60m -run '^TestStorm$$' -v . >$(CURDIR)/bin/stress.log 2>&1; rc=$$?; \
+		grep -E 'storm|^(--- |ok|FAIL|PASS)' $(CURDIR)/bin/stress.log; exit $$rc
+
 # The OCI runtime-tools validation suite; fails on any failure not in
 # tests/conformance/expected-failures.txt and on any listed program passing.
 test-oci: build
@@ -76,6 +110,7 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd tests/clients && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 bench: deps build
 	./scripts/bench.sh $(BIN)

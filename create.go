@@ -67,6 +67,8 @@ func createContainer(cmd *cli.Command, detach bool) (*container.Container, *cons
 		PidFile: cmd.String("pid-file"), Console: cs.Child,
 		NoPivot: cmd.Bool("no-pivot"), NoNewKeyring: cmd.Bool("no-new-keyring"),
 		PreserveFDs: int(cmd.Int("preserve-fds")),
+		// A foreground run's container dies with the run (see run.go).
+		DieWithParent: !detach,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -31,10 +31,14 @@ func deleteCommand() *cli.Command {
 func deleteByID(cmd *cli.Command, id string, force bool) error {
 	c, err := container.Load(root(cmd), id, true)
 	if err != nil {
-		if force && errors.Is(err, container.ErrNotExist) {
+		if errors.Is(err, container.ErrNotExist) {
 			// Gone already (containerd deletes twice), or a create that
-			// died before writing its state: remove what is left.
-			return container.RemoveStale(root(cmd), id)
+			// died before writing its state, or a delete that died while
+			// removing it: remove what is left. Without --force the
+			// container still does not exist, as the caller is told.
+			if rerr := container.RemoveStale(root(cmd), id); rerr != nil || force {
+				return rerr
+			}
 		}
 		return err
 	}

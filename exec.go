@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -79,9 +78,9 @@ func runExec(_ context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer cs.Close()
-	sigs := make(chan os.Signal, 64)
+	var sigs *forwarder
 	if !detach {
-		signal.Notify(sigs)
+		sigs = catchSignals()
 	}
 	pid, err := c.Exec(container.ExecOpts{
 		Process: p, PidFile: cmd.String("pid-file"), Console: cs.Child,

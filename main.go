@@ -128,7 +128,7 @@ func newApp() *cli.Command {
 		},
 		Commands: []*cli.Command{
 			createCommand(), startCommand(), runCommand(), stateCommand(), listCommand(),
-			killCommand(), deleteCommand(), specCommand(), execCommand(), psCommand(),
+			killCommand(), deleteCommand(), specCommand(), execCommand(), psCommand(), featuresCommand(),
 			pauseCommand(), resumeCommand(), updateCommand(), eventsCommand(),
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"runtime"
 
 	"github.com/minirunc/minirunc/container"
 	"github.com/minirunc/minirunc/logs"
@@ -28,6 +29,14 @@ func runCommand() *cli.Command {
 				return err
 			}
 			detach := cmd.Bool("detach")
+			if !detach {
+				// The container's init gets SIGKILL when the thread that
+				// started it ends (PR_SET_PDEATHSIG): keep create on this
+				// thread, which lives as long as the run. If the run is
+				// killed, the container dies with it and shows as stopped
+				// until the next delete removes its state and cgroups.
+				runtime.LockOSThread()
+			}
 			if !detach && !cmd.Bool("no-subreaper") {
 				// Processes the container leaves behind are reparented to
 				// us and reaped here, not by the host's init.
@@ -37,9 +46,9 @@ func runCommand() *cli.Command {
 			}
 			// Catch signals from the start so none is lost between create
 			// and wait; they are forwarded to the container.
-			sigs := make(chan os.Signal, 64)
+			var sigs *forwarder
 			if !detach {
-				signal.Notify(sigs)
+				sigs = catchSignals()
 			}
 			c, relay, err := createContainer(cmd, detach)
 			if err != nil {
@@ -76,7 +85,28 @@ func runCommand() *cli.Command {
 // waitForward forwards signals to the container's init until it exits,
 // reaping every child (as a subreaper), and returns the exit code: the
 // process's own, or 128+N when a signal N killed it.
-func waitForward(pid int, sigs chan os.Signal, tty bool) int {
+// forwarder receives the signals run and exec forward to the container.
+type forwarder struct {
+	sigs  chan os.Signal
+	ready chan struct{}
+}
+
+// catchSignals starts catching every signal. Go takes milliseconds to
+// install handlers for all of them, so this runs beside create and exec;
+// waitForward waits for it (a child that exits meanwhile is reaped by its
+// first round anyway).
+func catchSignals() *forwarder {
+	f := &forwarder{sigs: make(chan os.Signal, 128), ready: make(chan struct{})}
+	go func() {
+		signal.Notify(f.sigs)
+		close(f.ready)
+	}()
+	return f
+}
+
+func waitForward(pid int, f *forwarder, tty bool) int {
+	<-f.ready
+	sigs := f.sigs
 	for {
 		// Reap whatever has exited; init's status ends the wait.
 		for {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minirunc/minirunc/cgroup"
+	"github.com/minirunc/minirunc/fault"
 	"github.com/minirunc/minirunc/hooks"
 	"github.com/minirunc/minirunc/specconv"
 	"github.com/minirunc/minirunc/syncpipe"
@@ -26,6 +27,9 @@ type CreateOpts struct {
 	NoPivot      bool
 	NoNewKeyring bool
 	PreserveFDs  int
+	// DieWithParent ties the container to the caller: init gets SIGKILL
+	// when the caller dies (a foreground run).
+	DieWithParent bool
 }
 
 // Create makes a container whose init waits for `start`. On success the
@@ -50,16 +54,23 @@ func Create(o CreateOpts) (*Container, error) {
 		}
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
+	fault.Point("create:after-mkdir")
 	lk, err := lockDir(dir, true)
+	if errors.Is(err, ErrNotExist) {
+		// A delete --force of the same id took the directory between
+		// our mkdir and our lock: it is not ours to remove any more.
+		return nil, fmt.Errorf("container %s was deleted while it was being created", o.ID)
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	fault.Point("create:after-lock")
 	c := &Container{Dir: dir, lock: lk}
 	c.State = State{
 		OCIVersion: spec.Version, ID: o.ID, Status: Creating, Bundle: o.Bundle.Dir,
 		Rootfs: o.Bundle.Rootfs, Created: time.Now().UTC(), Owner: "", Annotations: spec.Annotations,
-		Config: spec,
+		NoNewKeyring: o.NoNewKeyring, Config: spec,
 	}
 	if err := c.create(o); err != nil {
 		c.destroy()
@@ -119,6 +130,7 @@ func (c *Container) create(o CreateOpts) error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifoFile.Close()
+	fault.Point("create:after-fifo")
 	preserve := o.PreserveFDs
 	initSpec := spec
 	if n := listenFDs(); n > 0 {
@@ -126,6 +138,7 @@ func (c *Container) create(o CreateOpts) error {
 		initSpec = withListenEnv(spec, n)
 	}
 	sp := &spawn{preserve: preserve, fifo: fifoFile, sealDir: filepath.Join(o.Root, ".empty"), uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings}
+	sp.pdeathsig = o.DieWithParent
 	if spec.Process.Terminal {
 		sp.console = o.Console
 	}
@@ -140,6 +153,13 @@ func (c *Container) create(o CreateOpts) error {
 	}
 	defer closeAll(sp.setns)
 	c.State.CgroupDirs = dirs // from here on, destroy removes them
+	// Record the cgroups before any is made (CloneInto makes it on v2),
+	// so that a create that dies from here on leaves a stopped container
+	// whose delete removes them, never an unrecorded cgroup.
+	if err := c.save(); err != nil {
+		return err
+	}
+	fault.Point("create:after-state-cgroups")
 	if sp.cgroupDir, err = cgroup.CloneInto(dirs); err != nil {
 		return err
 	}
@@ -150,6 +170,7 @@ func (c *Container) create(o CreateOpts) error {
 	if err != nil {
 		return err
 	}
+	fault.Point("create:after-clone")
 	pipe := proc.pipe
 	defer pipe.Close()
 	ok := false
@@ -168,12 +189,15 @@ func (c *Container) create(o CreateOpts) error {
 	if err := c.save(); err != nil {
 		return err
 	}
+	fault.Point("create:after-state-pid")
 	if err := cgroup.Join(dirs, c.State.Pid); err != nil {
 		return err
 	}
+	fault.Point("create:after-cgroup-join")
 	if err := cgroup.Apply(dirs, spec.Linux.Resources); err != nil {
 		return err
 	}
+	fault.Point("create:after-cgroup-apply")
 	cfg := &syncpipe.Config{
 		ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs, Spec: initSpec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: preserve,
@@ -182,6 +206,7 @@ func (c *Container) create(o CreateOpts) error {
 	if err := pipe.Send(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	fault.Point("create:after-config-sent")
 	if err := pipe.Expect(syncpipe.TypeHooks); err != nil {
 		return initError(err)
 	}
@@ -195,20 +220,24 @@ func (c *Container) create(o CreateOpts) error {
 			return err
 		}
 	}
+	fault.Point("create:after-hooks")
 	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeHooksDone}); err != nil {
 		return initError(err)
 	}
 	if err := pipe.Expect(syncpipe.TypeReady); err != nil {
 		return initError(err)
 	}
+	fault.Point("create:after-init-ready")
 	c.State.Status = Created
 	if err := c.save(); err != nil {
 		return err
 	}
+	fault.Point("create:after-state-created")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
 			return err
 		}
+		fault.Point("create:after-pid-file")
 	}
 	ok = true
 	return nil

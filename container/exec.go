@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/minirunc/minirunc/cgroup"
+	"github.com/minirunc/minirunc/fault"
 	"github.com/minirunc/minirunc/syncpipe"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -68,6 +69,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := c.execNamespaces(sp); err != nil {
 		return 0, err
 	}
+	fault.Point("exec:after-namespaces")
 	// The namespaces are held open and were checked against the init's
 	// pidfd: the lock can go. Holding it while the process starts would
 	// deadlock `exec --ignore-paused` (its process freezes in the frozen
@@ -83,24 +85,50 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	proc, err := sp.start()
 	closeAll(sp.setns)
 	if err != nil {
+		if !c.initAlive() {
+			// The container died meanwhile (a kill or a delete): say
+			// so, not how joining its dead pid namespace failed.
+			return 0, ErrNotRunning
+		}
 		return 0, err
 	}
+	fault.Point("exec:after-clone")
 	defer proc.pipe.Close()
 	fail := func(err error) (int, error) {
 		proc.kill()
+		if !c.initAlive() {
+			return 0, ErrNotRunning // a kill or a delete took the container
+		}
 		return 0, err
 	}
 	if err := cgroup.Join(dirs, proc.pid); err != nil {
 		return fail(err)
 	}
+	// The lock is gone: a delete may have killed the container since its
+	// namespaces were opened. Its init dead, the process would outlive
+	// it in a cgroup the delete wants to remove; an init that dies after
+	// this check is killed by that delete with everything in the cgroup.
+	if !c.initAlive() {
+		return fail(ErrNotRunning)
+	}
+	fault.Point("exec:after-cgroup-join")
 	// The exec'd process gets the container's seccomp filter, as with runc.
-	spec := &specs.Spec{Version: c.State.OCIVersion, Process: o.Process, Linux: &specs.Linux{Seccomp: sc}}
+	p := o.Process
+	if base := c.State.Config.Process; p.OOMScoreAdj == nil && base != nil && base.OOMScoreAdj != nil {
+		// As runc: the container's oom_score_adj, not the caller's.
+		cp := *p
+		cp.OOMScoreAdj = base.OOMScoreAdj
+		p = &cp
+	}
+	spec := &specs.Spec{Version: c.State.OCIVersion, Process: p, Linux: &specs.Linux{Seccomp: sc}}
 	st := c.specState(Running)
 	st.Pid = proc.pid
-	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: spec, PreserveFDs: preserve, State: st}
+	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: spec, PreserveFDs: preserve, State: st,
+		NoNewKeyring: c.State.NoNewKeyring}
 	if err := proc.pipe.Send(cfg); err != nil {
 		return fail(fmt.Errorf("send config to exec init: %w", err))
 	}
+	fault.Point("exec:after-config-sent")
 	if err := proc.pipe.Expect(syncpipe.TypeReady); err != nil {
 		return fail(initError(err))
 	}
@@ -115,10 +143,12 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	} else if !errors.Is(err, io.EOF) {
 		return fail(fmt.Errorf("sync: wait for exec: %w", err))
 	}
+	fault.Point("exec:after-exec")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.pid); err != nil {
 			return fail(err)
 		}
+		fault.Point("exec:after-pid-file")
 	}
 	return proc.pid, nil
 }

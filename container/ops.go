@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/minirunc/minirunc/cgroup"
+	"github.com/minirunc/minirunc/fault"
 	"github.com/minirunc/minirunc/freezer"
 	"github.com/minirunc/minirunc/hooks"
 	"golang.org/x/sys/unix"
@@ -33,12 +34,14 @@ func (c *Container) Start() (warnings []error, err error) {
 		return nil, err
 	}
 	defer unix.Close(pidfd)
+	fault.Point("start:after-pidfd")
 	fifo := filepath.Join(c.Dir, fifoName)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
+	fault.Point("start:after-fifo-open")
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		if _, err := unix.Poll(fds, -1); err != nil {
@@ -57,15 +60,19 @@ func (c *Container) Start() (warnings []error, err error) {
 			return nil, errors.New("container init exited before start")
 		}
 	}
+	fault.Point("start:after-fifo-read")
 	os.Remove(fifo)
+	fault.Point("start:after-fifo-remove")
 	// Return only once the user's program is executed: init's write end
 	// of the fifo is close-on-exec, so its end marks the execve (or init's
 	// death). Then poststart hooks see the program running, and a pause
 	// right after start never freezes init halfway through execve (where
 	// the v1 freezer can wait forever on threads it froze).
 	waitHangup(fds)
+	fault.Point("start:after-exec")
 	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
 		warnings = hooks.RunAll("poststart", h.Poststart, c.specState(Running))
+		fault.Point("start:after-poststart")
 	}
 	return warnings, nil
 }
@@ -73,6 +80,9 @@ func (c *Container) Start() (warnings []error, err error) {
 // pidfd opens a pidfd on init and checks it is still our init, so that a
 // recycled pid is never signalled.
 func (c *Container) pidfd() (int, error) {
+	if c.State.Pid <= 0 {
+		return -1, ErrNotRunning // a create that died before its init ran
+	}
 	fd, err := unix.PidfdOpen(c.State.Pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -129,8 +139,16 @@ func (c *Container) signalCgroup(sig unix.Signal) error {
 // running or paused one only with force. The caller holds the exclusive lock.
 func (c *Container) Delete(force bool) (warnings []error, err error) {
 	status := c.Status()
+	fault.Point("delete:after-status")
 	switch status {
 	case Stopped:
+		if c.State.Status == Creating {
+			// A create that died: its init may still wait on the
+			// fifo (killAndWait leaves a dead or recycled pid alone).
+			if err := c.killAndWait(); err != nil {
+				return nil, err
+			}
+		}
 	case Created, Creating:
 		if err := c.killAndWait(); err != nil {
 			return nil, err
@@ -143,16 +161,20 @@ func (c *Container) Delete(force bool) (warnings []error, err error) {
 			return nil, err
 		}
 	}
+	fault.Point("delete:after-kill")
 	if force {
 		// Stragglers outside a pid namespace outlive init.
 		_ = c.signalCgroup(unix.SIGKILL)
+		fault.Point("delete:after-cgroup-kill")
 	}
 	if err := cgroup.Remove(c.State.CgroupDirs); err != nil {
 		return nil, err
 	}
+	fault.Point("delete:after-cgroup-remove")
 	if err := os.RemoveAll(c.Dir); err != nil {
 		return nil, fmt.Errorf("remove state: %w", err)
 	}
+	fault.Point("delete:after-state-remove")
 	c.Unlock()
 	if h := c.State.Config.Hooks; h != nil && len(h.Poststop) > 0 {
 		warnings = hooks.RunAll("poststop", h.Poststop, c.specState(Stopped))

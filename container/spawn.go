@@ -12,6 +12,7 @@ import (
 
 	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/exeseal"
+	"github.com/minirunc/minirunc/fault"
 	containerinit "github.com/minirunc/minirunc/init"
 	"github.com/minirunc/minirunc/nsenter"
 	"github.com/minirunc/minirunc/seccomp"
@@ -37,6 +38,7 @@ type spawn struct {
 	exec       bool     // exec mode: no rootfs, no fifo
 	sealDir    string   // an empty directory for exeseal's overlay
 	cgroupDir  *os.File // pure cgroup v2: clone straight into this cgroup
+	pdeathsig  bool     // foreground run: init dies with its caller
 }
 
 // initProcess is a started init.
@@ -86,6 +88,10 @@ func (s *spawn) start() (*initProcess, error) {
 	if s.exec {
 		cmd.Env = append(cmd.Env, containerinit.EnvExec+"=1")
 	}
+	if s.pdeathsig {
+		cmd.Env = append(cmd.Env, containerinit.EnvPdeathsig+"=1")
+	}
+	cmd.Env = append(cmd.Env, fault.Env()...)
 	var nsfds []string
 	for _, f := range s.setns {
 		nsfds = append(nsfds, add(f))

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/minirunc/minirunc/freezer"
@@ -54,6 +55,7 @@ type State struct {
 	Annotations   map[string]string `json:"annotations,omitempty"`
 	InitStartTime uint64            `json:"initStartTime"`
 	CgroupDirs    []string          `json:"cgroupDirs,omitempty"`
+	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"` // exec joins no session keyring either
 	Config        *specs.Spec       `json:"config"`
 }
 
@@ -134,7 +136,9 @@ func (c *Container) Unlock() {
 	}
 }
 
-// save writes state.json atomically: a temp file, fsync, rename.
+// save writes state.json atomically: a temp file, then rename. No fsync:
+// the failure to survive is a killed process, which rename covers; the
+// state root is a tmpfs (/run) that a power loss empties anyway.
 func (c *Container) save() error {
 	data, err := json.Marshal(&c.State)
 	if err != nil {
@@ -145,9 +149,6 @@ func (c *Container) save() error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -161,8 +162,11 @@ func (c *Container) save() error {
 	return nil
 }
 
+// pfExiting is PF_EXITING of the kernel's task flags.
+const pfExiting = 0x4
+
 // procStartTime reads field 22 of /proc/<pid>/stat, and whether the process
-// is a zombie.
+// is a zombie or exiting.
 func procStartTime(pid int) (start uint64, zombie bool, err error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -179,7 +183,10 @@ func procStartTime(pid int) (start uint64, zombie bool, err error) {
 		return 0, false, errors.New("malformed stat")
 	}
 	start, err = strconv.ParseUint(f[19], 10, 64)
-	return start, f[0] == "Z" || f[0] == "X", err
+	// A process in exit (PF_EXITING) counts as dead: a pid namespace's
+	// init stays in exit until every process of its namespace is reaped.
+	flags, _ := strconv.ParseUint(f[6], 10, 64)
+	return start, f[0] == "Z" || f[0] == "X" || flags&pfExiting != 0, err
 }
 
 // initAlive reports whether the recorded init process still runs: same
@@ -199,15 +206,39 @@ func (c *Container) Status() string {
 		return Stopped
 	}
 	if c.State.Status == Creating {
-		return Creating
+		// Only create records creating, and it holds the exclusive lock
+		// until it records created or removes everything. Whoever reads
+		// creating holds the lock, so that create died: the container
+		// never came up and never will (delete kills its init).
+		return Stopped
 	}
 	if c.frozen() {
 		return Paused // a paused created container is paused, as in runc
 	}
-	if _, err := os.Lstat(filepath.Join(c.Dir, fifoName)); err == nil {
+	if fi, err := os.Lstat(filepath.Join(c.Dir, fifoName)); err == nil && c.initHolds(fi) {
 		return Created
 	}
 	return Running
+}
+
+// initHolds reports whether init still has the exec fifo open: it does
+// until it executes the program (its fds on the fifo are close-on-exec).
+// A start that died after opening the fifo leaves it behind with the
+// program running. When init's fds cannot be read, the fifo decides.
+func (c *Container) initHolds(fifo os.FileInfo) bool {
+	want, ok := fifo.Sys().(*syscall.Stat_t)
+	dir := "/proc/" + strconv.Itoa(c.State.Pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if !ok || err != nil {
+		return true
+	}
+	for _, e := range ents {
+		var st unix.Stat_t
+		if unix.Stat(dir+"/"+e.Name(), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			return true
+		}
+	}
+	return false
 }
 
 // frozen reports whether the container's freezer (v1 freezer.state where

@@ -15,9 +15,19 @@ import (
 // EROFS, and exec shares the page cache of the file on disk); otherwise it
 // falls back to a sealed memfd copy. emptyDir is an empty directory that
 // serves as the overlay's second lower layer.
+//
+// MINIRUNC_EXESEAL=memfd selects the memfd copy, for hosts whose overlayfs
+// misbehaves (and for testing that path).
 func Sealed(emptyDir string) (*os.File, error) {
-	if f, err := overlaySelf(emptyDir); err == nil {
-		return f, nil
+	if os.Getenv("MINIRUNC_EXESEAL") == "memfd" {
+		return SealedSelf()
+	}
+	// The empty layer must not overlap the binary's directory; when the
+	// state root does (a binary in /tmp, state in /tmp/x), try others.
+	for _, d := range []string{emptyDir, "/run/minirunc-seal", "/var/tmp/minirunc-seal"} {
+		if f, err := overlaySelf(d); err == nil {
+			return f, nil
+		}
 	}
 	return SealedSelf()
 }

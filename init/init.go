@@ -19,6 +19,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"github.com/minirunc/minirunc/console"
+	"github.com/minirunc/minirunc/fault"
 	"github.com/minirunc/minirunc/hooks"
 	"github.com/minirunc/minirunc/rootfs"
 	"github.com/minirunc/minirunc/syncpipe"
@@ -32,6 +33,7 @@ const (
 	EnvFifoFD    = "_MINIRUNC_FIFOFD"
 	EnvConsoleFD = "_MINIRUNC_CONSOLEFD" // the console socket, with a terminal
 	EnvExec      = "_MINIRUNC_EXEC"      // "1": an exec into a running container
+	EnvPdeathsig = "_MINIRUNC_PDEATHSIG" // "1": die with the caller (foreground run)
 )
 
 func init() {
@@ -53,12 +55,23 @@ func Main() {
 	if fd, err := strconv.Atoi(os.Getenv(EnvConsoleFD)); err == nil {
 		consoleSock = os.NewFile(uintptr(fd), "console-socket")
 	}
+	if os.Getenv(EnvPdeathsig) != "" {
+		// A foreground run: when it dies, so does the container, as a
+		// containerd shim's containers die with it. Armed before the
+		// first read, so a caller already dead shows as EOF below.
+		dieWithParent = true
+		if err := armPdeathsig(); err != nil {
+			fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	pipe := syncpipe.New(os.NewFile(uintptr(syncFD), "sync"))
 	var cfg syncpipe.Config
 	if err := pipe.Recv(&cfg); err != nil {
 		// The parent died or gave up before placing us: nothing to do.
 		os.Exit(1)
 	}
+	fault.Point(faultPrefix() + "after-config")
 	if os.Getenv(EnvExec) != "" {
 		execMain(pipe, &cfg)
 	}
@@ -71,14 +84,17 @@ func Main() {
 		pipe.SendError(err)
 		os.Exit(1)
 	}
+	fault.Point("init:before-ready")
 	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeReady}); err != nil {
 		os.Exit(1)
 	}
 	pipe.Close()
+	fault.Point("init:after-ready")
 	if err := waitForStart(fifoFD); err != nil {
 		fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
 		os.Exit(1)
 	}
+	fault.Point("init:after-fifo")
 	if err := loadSeccomp(&cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "minirunc init: %v\n", err)
 		os.Exit(1)
@@ -101,6 +117,19 @@ func execMain(pipe *syncpipe.Pipe, cfg *syncpipe.Config) {
 				return err
 			}
 		}
+		// The container's session keyring, not the caller's, as with runc.
+		if !cfg.NoNewKeyring {
+			if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+				return fmt.Errorf("join session keyring: %w", err)
+			}
+		}
+		// Not the caller's (a shim's is near -1000): the process's, else
+		// the container's, as runc gives it.
+		if p := cfg.Spec.Process; p.OOMScoreAdj != nil {
+			if err := writeProcFile((*procfs.Handle).OpenSelf, "oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
+				return fmt.Errorf("process.oomScoreAdj %d: %w", *p.OOMScoreAdj, err)
+			}
+		}
 		if err := setupProcess(cfg); err != nil {
 			return err
 		}
@@ -110,9 +139,11 @@ func execMain(pipe *syncpipe.Pipe, cfg *syncpipe.Config) {
 		pipe.SendError(err)
 		os.Exit(1)
 	}
+	fault.Point("execinit:before-ready")
 	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeReady}); err != nil {
 		os.Exit(1)
 	}
+	fault.Point("execinit:before-exec")
 	// The sync socket stays open and is close-on-exec (setupProcess): the
 	// parent sees its end once the program has been executed, as with
 	// runc, or the error if it could not be.
@@ -176,8 +207,14 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 		}
 	}
 	if !cfg.NoNewKeyring {
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+		id, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID)
+		if err != nil && !errors.Is(err, unix.ENOSYS) {
 			return fmt.Errorf("join session keyring: %w", err)
+		}
+		if err == nil {
+			if err := searchableKeyring(id); err != nil {
+				return err
+			}
 		}
 	}
 	rcfg := &rootfs.Config{
@@ -192,6 +229,7 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 	if err != nil {
 		return err
 	}
+	fault.Point("init:after-mounts")
 	// prestart and createRuntime hooks run in the runtime's namespaces,
 	// in the parent; createContainer hooks here, before pivot_root.
 	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeHooks}); err != nil {
@@ -216,6 +254,7 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 	if err := r.Enter(); err != nil {
 		return err
 	}
+	fault.Point("init:after-pivot-root")
 	if spec.Process.Terminal {
 		if err := setupConsole(spec.Process, true); err != nil {
 			return err
@@ -321,4 +360,30 @@ func hasNewNS(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
+}
+
+// keyUsrSearch is KEY_USR_SEARCH of <linux/keyctl.h>.
+const keyUsrSearch = 0x00080000
+
+// searchableKeyring lets the keyring's user search it, so that an exec'd
+// process joining the container's session keyring by name finds this one
+// instead of making its own (runc's ModKeyringPerm).
+func searchableKeyring(id int) error {
+	desc, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, id)
+	if err != nil {
+		return fmt.Errorf("describe session keyring: %w", err)
+	}
+	// type;uid;gid;perm;description
+	f := strings.SplitN(desc, ";", 5)
+	if len(f) < 5 {
+		return fmt.Errorf("describe session keyring: %q", desc)
+	}
+	perm, err := strconv.ParseUint(f[3], 16, 32)
+	if err != nil {
+		return fmt.Errorf("describe session keyring: %q", desc)
+	}
+	if err := unix.KeyctlSetperm(id, uint32(perm)|keyUsrSearch); err != nil {
+		return fmt.Errorf("make session keyring searchable: %w", err)
+	}
+	return nil
 }

@@ -70,6 +70,12 @@ func setupProcess(cfg *syncpipe.Config) error {
 	if err := setUser(p); err != nil {
 		return err
 	}
+	if dieWithParent {
+		// A change of user clears the parent-death signal: set it
+		// again. A seccomp filter may refuse prctl by now; the container
+		// then outlives its run, which the next delete cleans up.
+		_ = armPdeathsig()
+	}
 	if cwdErr != nil {
 		// Only the container's user may reach it: try again as the user.
 		if err := unix.Chdir(p.Cwd); err != nil {

@@ -207,6 +207,10 @@ func (r *Rootfs) mount(m specs.Mount) error {
 				return err
 			}
 		}
+	} else if opts.copyUp && m.Type == "tmpfs" {
+		if err := r.mountCopyUp(m, dest, target, opts); err != nil {
+			return err
+		}
 	} else {
 		if err := r.mountFS(m, target, opts); err != nil {
 			return err

@@ -102,6 +102,7 @@ type parsedOptions struct {
 	setAttr     uint64   // mount_setattr attributes to set recursively
 	clearAttr   uint64   // and to clear
 	data        []string // filesystem-specific options, passed as data
+	copyUp      bool     // "tmpcopyup" (runc's extension): a tmpfs starts with what it covers
 }
 
 func parseOptions(opts []string) parsedOptions {
@@ -134,6 +135,8 @@ func parseOptions(opts []string) parsedOptions {
 				p.setAttr |= a.attr
 				p.clearAttr &^= a.attr
 			}
+		} else if o == "tmpcopyup" {
+			p.copyUp = true
 		} else {
 			p.data = append(p.data, o)
 		}
@@ -142,3 +145,22 @@ func parseOptions(opts []string) parsedOptions {
 }
 
 func (p parsedOptions) dataString() string { return strings.Join(p.data, ",") }
+
+// Extensions are mount options that are neither flags, propagation nor
+// recursive attributes: minirunc acts on them itself.
+var Extensions = []string{"tmpcopyup"}
+
+// OptionNames lists every mount option minirunc understands (features).
+func OptionNames() []string {
+	var out []string
+	for k := range MountFlags {
+		out = append(out, k)
+	}
+	for k := range PropagationFlags {
+		out = append(out, k)
+	}
+	for k := range RecAttrs {
+		out = append(out, k)
+	}
+	return append(out, Extensions...)
+}

@@ -60,6 +60,10 @@ func FuzzParseOptions(f *testing.F) {
 			switch {
 			case isProp:
 				props++
+			case o == "tmpcopyup":
+				if !p.copyUp {
+					t.Fatalf("%q: tmpcopyup not seen", list)
+				}
 			case !isFlag && !isAttr:
 				data = append(data, o)
 			}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -80,8 +81,13 @@ func ParseSpec(data []byte) (*specs.Spec, error) {
 		case errors.As(err, &se):
 			line, col := position(data, se.Offset)
 			return nil, fmt.Errorf("config.json: invalid JSON at line %d, column %d: %v", line, col, se)
+		case errors.As(err, &te) && te.Field == "":
+			return nil, fmt.Errorf("config.json: must hold a JSON object, not %s", te.Value)
 		case errors.As(err, &te):
 			return nil, fmt.Errorf("config.json: %s: cannot use JSON %s as %s", te.Field, te.Value, te.Type)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			line, col := position(data, int64(len(data)))
+			return nil, fmt.Errorf("config.json: invalid JSON at line %d, column %d: unexpected end of the file", line, col)
 		}
 		return nil, fmt.Errorf("config.json: invalid JSON: %w", err)
 	}

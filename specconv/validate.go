@@ -44,6 +44,12 @@ func (b *Bundle) validate() error {
 	if err := validateDevices(s.Linux.Devices); err != nil {
 		return err
 	}
+	if err := validatePathList("linux.maskedPaths", s.Linux.MaskedPaths); err != nil {
+		return err
+	}
+	if err := validatePathList("linux.readonlyPaths", s.Linux.ReadonlyPaths); err != nil {
+		return err
+	}
 	if err := validateSysctl(s); err != nil {
 		return err
 	}
@@ -97,7 +103,10 @@ func validateProcess(p *specs.Process) error {
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
 		return fmt.Errorf("process.oomScoreAdj %d is outside -1000..1000", *p.OOMScoreAdj)
 	}
-	return nil
+	if p.User.Umask != nil && *p.User.Umask > 0o777 {
+		return fmt.Errorf("process.user.umask %#o is not a umask (0 to 0777)", *p.User.Umask)
+	}
+	return validateExecSize(p)
 }
 
 // HasNamespace reports whether the spec asks for a namespace of type t.
@@ -130,6 +139,18 @@ func validateNamespaces(s *specs.Spec) error {
 			return fmt.Errorf("linux.namespaces[%d]: id mappings cannot be set for a joined user namespace", i)
 		}
 	}
+	if err := validateIDMappings("linux.uidMappings", s.Linux.UIDMappings); err != nil {
+		return err
+	}
+	if err := validateIDMappings("linux.gidMappings", s.Linux.GIDMappings); err != nil {
+		return err
+	}
+	if len(s.Hostname) > 64 {
+		return fmt.Errorf("hostname %q is longer than 64 bytes", s.Hostname)
+	}
+	if len(s.Domainname) > 64 {
+		return fmt.Errorf("domainname %q is longer than 64 bytes", s.Domainname)
+	}
 	if s.Hostname != "" && !seen[specs.UTSNamespace] {
 		return errors.New("hostname: cannot set a hostname without a private UTS namespace")
 	}
@@ -153,6 +174,7 @@ func validateNamespaces(s *specs.Spec) error {
 }
 
 func validateMounts(mounts []specs.Mount) error {
+	byDest := map[string][]int{} // destination -> indexes, for repeats
 	for i, m := range mounts {
 		if m.Destination == "" {
 			return fmt.Errorf("mounts[%d].destination is empty", i)
@@ -160,6 +182,13 @@ func validateMounts(mounts []specs.Mount) error {
 		if strings.Contains(m.Destination, "\x00") {
 			return fmt.Errorf("mounts[%d].destination contains a NUL byte", i)
 		}
+		if escapesRoot(m.Destination) {
+			return fmt.Errorf("mounts[%d].destination %q leads out of the container's root", i, m.Destination)
+		}
+		if j := sameMount(mounts, byDest[m.Destination], m); j >= 0 {
+			return fmt.Errorf("mounts[%d] (%s) repeats mounts[%d]", i, m.Destination, j)
+		}
+		byDest[m.Destination] = append(byDest[m.Destination], i)
 		if IsBind(m) {
 			if m.Source == "" {
 				return fmt.Errorf("mounts[%d] (%s): a bind mount needs a source", i, m.Destination)
@@ -191,6 +220,9 @@ func validateDevices(devs []specs.LinuxDevice) error {
 	for i, d := range devs {
 		if !filepath.IsAbs(d.Path) {
 			return fmt.Errorf("linux.devices[%d].path %q must be absolute", i, d.Path)
+		}
+		if escapesRoot(d.Path) {
+			return fmt.Errorf("linux.devices[%d].path %q leads out of the container's root", i, d.Path)
 		}
 		switch d.Type {
 		case "c", "u", "b", "p":

@@ -1008,3 +1008,123 @@ func TestNamespacePathErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExecOOMScoreAdj: the exec'd process gets process.oomScoreAdj, else
+// the container's, never the caller's (a shim runs near -1000: its
+// exec'd processes must not inherit that).
+func TestExecOOMScoreAdj(t *testing.T) {
+	e := NewEnv(t)
+	adj := 100
+	id, _ := e.sleeper(func(s *specs.Spec) { s.Process.OOMScoreAdj = &adj })
+	// minirunc runs with a value of its own, as under a shim (whose -998
+	// some hosts do not allow a test to set: 500 here).
+	execAs := func(args ...string) (string, string, int) {
+		cmd := exec.Command("sh", append([]string{"-c", `echo 500 > /proc/self/oom_score_adj && exec "$@"`, "sh", minirunc, "--root", e.Root}, args...)...)
+		return startAsync(t, cmd).wait(t)
+	}
+	if out, stderr, code := execAs("exec", id, "cat", "/proc/self/oom_score_adj"); code != 0 || out != "100\n" {
+		t.Errorf("exec: oom_score_adj %q (exit %d, %s), want the container's 100", out, code, stderr)
+	}
+	own := 300
+	proc := e.processJSON(t, func(p *specs.Process) {
+		p.Args = []string{"cat", "/proc/self/oom_score_adj"}
+		p.OOMScoreAdj = &own
+	})
+	if out, stderr, code := execAs("exec", "--process", proc, id); code != 0 || out != "300\n" {
+		t.Errorf("exec --process: oom_score_adj %q (exit %d, %s), want the process's 300", out, code, stderr)
+	}
+	noAdj := e.processJSON(t, func(p *specs.Process) {
+		p.Args = []string{"cat", "/proc/self/oom_score_adj"}
+		p.OOMScoreAdj = nil
+	})
+	if out, stderr, code := execAs("exec", "--process", noAdj, id); code != 0 || out != "100\n" {
+		t.Errorf("exec --process without oomScoreAdj: %q (exit %d, %s), want the container's 100", out, code, stderr)
+	}
+}
+
+// sessionKeyringProgram prints the serial of its session keyring; built
+// static from the standard library only, to run inside the busybox rootfs.
+const sessionKeyringProgram = `package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+func main() {
+	// keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
+	id, _, errno := syscall.Syscall(syscall.SYS_KEYCTL, 0, ^uintptr(2), 0)
+	if errno != 0 {
+		fmt.Fprintln(os.Stderr, errno)
+		os.Exit(1)
+	}
+	fmt.Printf("%08x\n", id)
+}
+`
+
+// TestExecSessionKeyring: as runc, an exec'd process joins the container's
+// session keyring (_ses.<id>, made searchable by create for this), never
+// the caller's; with --no-new-keyring neither does.
+func TestExecSessionKeyring(t *testing.T) {
+	if _, err := os.Stat("/proc/keys"); err != nil {
+		t.Skip("no /proc/keys")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "sesskey.go")
+	writeFile(t, src, sessionKeyringProgram)
+	bin := filepath.Join(dir, "sesskey")
+	build := exec.Command("go", "build", "-o", bin, src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostOut, err := exec.Command(bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimSpace(string(hostOut))
+	e := NewEnv(t)
+	// The keyring is found by name: a name unique to this run.
+	start := func(noNewKeyring bool) string {
+		id := fmt.Sprintf("%s-%d", e.NewID(), os.Getpid())
+		b := e.Bundle(id, []string{"sleep", "100000"}, nil)
+		if err := os.WriteFile(filepath.Join(b, "rootfs", "sesskey"), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"create", "--bundle", b}
+		if noNewKeyring {
+			args = append(args, "--no-new-keyring")
+		}
+		e.MustRun(append(args, id)...)
+		e.MustRun("start", id)
+		return id
+	}
+	id := start(false)
+	var keyrings []string
+	keys, _ := os.ReadFile("/proc/keys")
+	for _, l := range strings.Split(string(keys), "\n") {
+		if f := strings.Fields(l); len(f) > 8 && f[7] == "keyring" && f[8] == "_ses."+id+":" {
+			keyrings = append(keyrings, f[0])
+			if perm, _ := strconv.ParseUint(f[4], 16, 32); perm&0x080000 == 0 {
+				t.Errorf("the container's session keyring is not searchable by its user: perm %s", f[4])
+			}
+		}
+	}
+	if len(keyrings) != 1 {
+		t.Fatalf("keyrings named _ses.%s: %v, want one", id, keyrings)
+	}
+	for i := 0; i < 2; i++ {
+		if out := strings.TrimSpace(e.MustRun("exec", id, "/sesskey")); out != keyrings[0] {
+			t.Errorf("exec'd process's session keyring %s, want the container's %s (the caller's is %s)", out, keyrings[0], host)
+		}
+	}
+	id2 := start(true)
+	if out := strings.TrimSpace(e.MustRun("exec", id2, "/sesskey")); out != host {
+		t.Errorf("--no-new-keyring container: exec'd session keyring %s, want the caller's %s", out, host)
+	}
+}

@@ -100,6 +100,23 @@ func TestMountTmpfsSizeMode(t *testing.T) {
 	}
 }
 
+// TestMountTmpfsCopyUp: runc's "tmpcopyup" extension (Podman puts it on
+// --tmpfs and on --read-only's /run, /tmp, /var/tmp) starts the tmpfs with
+// a copy of what it covers; it is not passed to tmpfs as data.
+func TestMountTmpfsCopyUp(t *testing.T) {
+	e := NewEnv(t)
+	out := e.Sh("cat /etc/passwd | head -1; readlink /bin/sh; echo new > /etc/new && cat /etc/new; grep ' /etc ' /proc/mounts | cut -d' ' -f3", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{
+			Destination: "/etc", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "tmpcopyup", "size=1m"},
+		}, specs.Mount{
+			Destination: "/bin", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "mode=755"},
+		})
+	})
+	if out != "root:x:0:0:root:/root:/bin/sh\nbusybox\nnew\ntmpfs\n" {
+		t.Fatalf("output %q: want /etc's files on a tmpfs that takes writes", out)
+	}
+}
+
 func TestMountDevpts(t *testing.T) {
 	e := NewEnv(t)
 	out := e.Sh("stat -c '%F %a' /dev/pts/ptmx; cat /proc/self/mountinfo", nil)

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/minirunc/minirunc/dock/image"
+	"github.com/urfave/cli/v3"
+)
+
+func loadCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "load",
+		Usage: "load images from a `docker save` archive or an OCI image layout",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "the archive (file or OCI layout dir; default stdin)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress"},
+		},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			m, err := manager(cmd)
+			if err != nil {
+				return err
+			}
+			in := cmd.String("input")
+			if in == "" || in == "-" {
+				// Stdin is spooled to a file: an archive is read more than once.
+				f, err := os.CreateTemp(m.Root, ".load-stdin-")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(f.Name())
+				_, err = io.Copy(f, os.Stdin)
+				f.Close()
+				if err != nil {
+					return err
+				}
+				in = f.Name()
+			}
+			lk, err := m.Images.Lock()
+			if err != nil {
+				return err
+			}
+			defer lk.Unlock()
+			var progress image.Progress
+			if !cmd.Bool("quiet") {
+				progress = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+			}
+			loaded, err := m.Images.Load(in, progress)
+			for _, l := range loaded {
+				if len(l.Tags) == 0 {
+					fmt.Println("Loaded image ID: " + l.ID)
+				}
+				for _, t := range l.Tags {
+					fmt.Println("Loaded image: " + t)
+				}
+			}
+			return err
+		},
+	}
+}
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "make a one-layer image of a rootfs tarball",
+		ArgsUsage: "FILE|- [REPOSITORY[:TAG]]",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "a Dockerfile instruction for the config (CMD, ENTRYPOINT, ENV, ...)"},
+			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "the history comment"},
+		},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if err := checkArgs(cmd, 1, 2); err != nil {
+				return err
+			}
+			m, err := manager(cmd)
+			if err != nil {
+				return err
+			}
+			var r io.Reader = os.Stdin
+			if src := cmd.Args().Get(0); src != "-" {
+				f, err := os.Open(src)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			}
+			lk, err := m.Images.Lock()
+			if err != nil {
+				return err
+			}
+			defer lk.Unlock()
+			id, err := m.Images.Import(r, cmd.Args().Get(1), cmd.StringSlice("change"), cmd.String("message"))
+			if err != nil {
+				return err
+			}
+			fmt.Println(id)
+			return nil
+		},
+	}
+}
+
+func saveCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "save",
+		Usage:     "write images as a `docker save` archive",
+		ArgsUsage: "IMAGE [IMAGE...]",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the file (default stdout)"}},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if err := checkArgs(cmd, 1, -1); err != nil {
+				return err
+			}
+			m, err := manager(cmd)
+			if err != nil {
+				return err
+			}
+			lk, err := m.Images.Lock()
+			if err != nil {
+				return err
+			}
+			defer lk.Unlock()
+			out := cmd.String("output")
+			if out == "" {
+				return m.Images.Save(cmd.Args().Slice(), os.Stdout)
+			}
+			tmp := out + ".tmp"
+			f, err := os.Create(tmp)
+			if err != nil {
+				return err
+			}
+			if err := m.Images.Save(cmd.Args().Slice(), f); err != nil {
+				f.Close()
+				os.Remove(tmp)
+				return err
+			}
+			if err := f.Close(); err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			return os.Rename(tmp, out)
+		},
+	}
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "fetch an image from a registry",
+		ArgsUsage: "NAME[:TAG]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "insecure", Usage: "plain http"},
+			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "basic auth user"},
+			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "basic auth password", Sources: cli.EnvVars("MINIDOCK_PASSWORD")},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress"},
+		},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if err := checkArgs(cmd, 1, 1); err != nil {
+				return err
+			}
+			m, err := manager(cmd)
+			if err != nil {
+				return err
+			}
+			lk, err := m.Images.Lock()
+			if err != nil {
+				return err
+			}
+			defer lk.Unlock()
+			var progress image.Progress
+			if !cmd.Bool("quiet") {
+				progress = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+			}
+			ref := cmd.Args().First()
+			id, err := m.Images.Pull(ref, image.PullOptions{Insecure: cmd.Bool("insecure"),
+				Username: cmd.String("username"), Password: cmd.String("password")}, progress)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Digest: %s\nStatus: Downloaded newer image for %s\n", id, strings.TrimSpace(ref))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,46 @@
+#!/bin/bash
+# demo-dock.sh MINIDOCK MINIRUNC: the front-end at work, in a private mount
+# namespace and throw-away roots: import busybox as an image, run a
+# container in the background, list it, read its logs, remove it.
+set -euo pipefail
+DOCK=$(readlink -f "${1:-bin/minidock}")
+RUNC=$(readlink -f "${2:-bin/minirunc}")
+if [ -z "${MINIDOCK_DEMO_NS:-}" ]; then
+	exec env MINIDOCK_DEMO_NS=1 unshare --mount --propagation private "$0" "$@"
+fi
+WORK=$(mktemp -d /tmp/minidock-demo.XXXXXX)
+CGPARENT=/minidock-demo
+md() { "$DOCK" --root "$WORK/root" --exec-root "$WORK/run" --runtime "$RUNC" --cgroup-parent "$CGPARENT" "$@"; }
+cleanup() {
+	for id in $(md ps -aq 2>/dev/null); do md rm -f "$id" >/dev/null 2>&1 || true; done
+	for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+		[ -d "$h$CGPARENT" ] && rmdir "$h$CGPARENT" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+BUSYBOX=$(command -v busybox)
+R=$WORK/rootfs
+mkdir -p "$R"/{bin,etc,tmp,root}
+cp "$BUSYBOX" "$R/bin/busybox"
+for app in $("$R/bin/busybox" --list); do [ "$app" = busybox ] || ln -s busybox "$R/bin/$app"; done
+chmod 1777 "$R/tmp"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
+echo 'root:x:0:' >"$R/etc/group"
+tar -C "$R" -cf "$WORK/busybox.tar" .
+
+set -x
+md import --change 'CMD ["sh"]' "$WORK/busybox.tar" busybox:local
+md images
+md run -d --name demo --memory 64m busybox:local sh -c 'echo "hello from $(hostname)"; ps; cat /proc/self/cgroup | head -3; exec sleep 1000'
+sleep 0.5
+md ps
+md logs demo
+md exec demo uname -a
+md stop -t 1 demo
+md ps -a
+md rm demo
+md run --rm busybox:local echo "a --rm container: gone when done"
+md ps -a
+set +x

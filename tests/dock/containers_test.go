@@ -1,0 +1,280 @@
+package dock
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRunLogsPsRmAndLayout(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	id := strings.TrimSpace(e.MustRun("run", "-d", "--name", "web", "-e", "GREETING=hi", "busybox:local",
+		"sh", "-c", "echo $GREETING; echo oops >&2; hostname; cat /.dockerenv /etc/hostname; readlink /etc/mtab; exec sleep 1000"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q", id)
+	}
+	e.WaitStatus("web", "running", 5*time.Second)
+	// The overlay: lowerdir = the init layer, then the image's layer.
+	mountID := readFile(t, filepath.Join(e.Root, "image/overlay2/layerdb/mounts", id, "mount-id"))
+	if init := readFile(t, filepath.Join(e.Root, "image/overlay2/layerdb/mounts", id, "init-id")); init != mountID+"-init" {
+		t.Fatalf("init-id %q", init)
+	}
+	initLink := readFile(t, filepath.Join(e.Root, "overlay2", mountID+"-init", "link"))
+	lower := readFile(t, filepath.Join(e.Root, "overlay2", mountID, "lower"))
+	if !strings.HasPrefix(lower, "l/"+initLink+":l/") || strings.Count(lower, ":") != 1 {
+		t.Fatalf("rw lower %q (init link %s)", lower, initLink)
+	}
+	if tgt, _ := os.Readlink(filepath.Join(e.Root, "overlay2", mountID+"-init/diff/etc/mtab")); tgt != "/proc/mounts" {
+		t.Fatalf("init layer mtab -> %q", tgt)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if !strings.Contains(string(mi), "lowerdir="+lower) {
+		t.Fatalf("overlay mount with lowerdir=%s not found", lower)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var logs, logErr string
+	for time.Now().Before(deadline) {
+		logs, logErr, _ = e.Run("logs", "web")
+		if strings.Contains(logs, "/proc/mounts") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if want := "hi\n" + id[:12] + "\n" + id[:12] + "\n/proc/mounts\n"; logs != want || logErr != "oops\n" {
+		t.Fatalf("logs: %q / %q, want %q / oops", logs, logErr, want)
+	}
+	raw := readFile(t, filepath.Join(e.Root, "containers", id, id+"-json.log"))
+	if !strings.Contains(raw, `{"log":"hi\n","stream":"stdout","time":"`) {
+		t.Fatalf("json-file log: %s", raw)
+	}
+	ps := e.MustRun("ps")
+	if !strings.Contains(ps, id[:12]) || !strings.Contains(ps, "Up ") || !strings.Contains(ps, "web") {
+		t.Fatalf("ps: %s", ps)
+	}
+	_, stderr, code := e.Run("rm", "web")
+	if code != 125 || !strings.Contains(stderr, "Stop the container") {
+		t.Fatalf("rm of running: %d %q", code, stderr)
+	}
+	e.MustRun("rm", "-f", "web")
+	if out := e.MustRun("ps", "-aq"); out != "" {
+		t.Fatalf("ps -aq after rm: %q", out)
+	}
+	for _, d := range []string{"containers", "image/overlay2/layerdb/mounts"} {
+		ents, _ := os.ReadDir(filepath.Join(e.Root, d))
+		for _, x := range ents {
+			if !strings.HasPrefix(x.Name(), ".") {
+				t.Fatalf("%s left in %s", x.Name(), d)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.Root, "overlay2")); len(ents) != 2 {
+		t.Fatalf("overlay2 has %d entries, want the image layer and l/", len(ents))
+	}
+}
+
+func TestForegroundExitCodesStdinAndRm(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	out, stderr, code := e.Run("run", "--rm", "busybox:local", "sh", "-c", "echo out; echo err >&2; exit 7")
+	if code != 7 || out != "out\n" || stderr != "err\n" {
+		t.Fatalf("run: %d %q %q", code, out, stderr)
+	}
+	out, _, code = e.RunIn([]byte("from stdin\n"), "run", "--rm", "-i", "busybox:local", "cat")
+	if code != 0 || out != "from stdin\n" {
+		t.Fatalf("run -i: %d %q", code, out)
+	}
+	_, stderr, code = e.Run("run", "--rm", "busybox:local", "nosuchcmd")
+	if code != 127 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("not found: %d %q", code, stderr)
+	}
+	_, _, code = e.Run("run", "--rm", "busybox:local", "/etc/passwd")
+	if code != 126 {
+		t.Fatalf("not executable: %d", code)
+	}
+	if out := e.MustRun("ps", "-aq"); out != "" {
+		t.Fatalf("--rm left %q", out)
+	}
+}
+
+func TestStopKillPauseExecWait(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	// sh as PID 1 ignores SIGTERM: stop must SIGKILL after -t.
+	e.MustRun("run", "-d", "--name", "c1", "busybox:local", "sh", "-c", "while true; do sleep 0.1; done")
+	e.WaitStatus("c1", "running", 5*time.Second)
+	if out := e.MustRun("exec", "c1", "sh", "-c", "echo $$; cat /proc/1/cmdline"); !strings.Contains(out, "while true") {
+		t.Fatalf("exec: %q", out)
+	}
+	if _, _, code := e.Run("exec", "c1", "sh", "-c", "exit 5"); code != 5 {
+		t.Fatalf("exec exit code %d", code)
+	}
+	e.MustRun("pause", "c1")
+	e.WaitStatus("c1", "paused", time.Second)
+	if _, stderr, code := e.Run("exec", "c1", "true"); code != 125 || !strings.Contains(stderr, "paused") {
+		t.Fatalf("exec in paused: %d %q", code, stderr)
+	}
+	e.MustRun("unpause", "c1")
+	start := time.Now()
+	e.MustRun("stop", "-t", "1", "c1")
+	if d := time.Since(start); d < 900*time.Millisecond || d > 8*time.Second {
+		t.Fatalf("stop -t 1 took %v", d)
+	}
+	if st := e.Inspect("c1")["State"].(map[string]any); st["ExitCode"].(float64) != 137 || st["Status"] != "exited" {
+		t.Fatalf("after stop: %v", st)
+	}
+	// A process that handles SIGTERM exits with its own code.
+	e.MustRun("run", "-d", "--name", "c2", "busybox:local", "sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.1; done")
+	e.WaitStatus("c2", "running", 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	e.MustRun("stop", "c2")
+	if out := strings.TrimSpace(e.MustRun("wait", "c2")); out != "3" {
+		t.Fatalf("wait: %q", out)
+	}
+	// start again, then kill.
+	e.MustRun("start", "c2")
+	e.WaitStatus("c2", "running", 5*time.Second)
+	e.MustRun("kill", "c2")
+	if out := strings.TrimSpace(e.MustRun("wait", "c2")); out != "137" {
+		t.Fatalf("wait after kill: %q", out)
+	}
+	e.MustRun("rm", "c1", "c2")
+}
+
+func TestLimitsAndOptions(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "f"), []byte("from host\n"), 0o644)
+	id := strings.TrimSpace(e.MustRun("run", "-d", "--memory", "64m", "--pids-limit", "50", "--cpus", "0.5",
+		"-v", host+":/mnt:ro", "--tmpfs", "/scratch", "--read-only", "-w", "/mnt", "-u", "1000",
+		"--hostname", "box", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE",
+		"busybox:local", "sleep", "1000"))
+	e.WaitStatus(id, "running", 5*time.Second)
+	out := e.MustRun("exec", id, "sh", "-c",
+		"cat f; pwd; id -u; hostname; touch /x 2>/dev/null || echo rootro; touch f 2>/dev/null || echo bindro; touch /scratch/ok && echo tmpfsrw; grep CapBnd /proc/self/status")
+	want := "from host\n/mnt\n1000\nbox\nrootro\nbindro\ntmpfsrw\nCapBnd:\t0000000000000400\n"
+	if out != want {
+		t.Fatalf("inside: %q, want %q", out, want)
+	}
+	// The limits, seen on the container's cgroup.
+	checked := 0
+	for _, h := range cgroupMounts() {
+		d := filepath.Join(h, cgroupParent, id)
+		if b, err := os.ReadFile(filepath.Join(d, "memory.limit_in_bytes")); err == nil {
+			checked++
+			if strings.TrimSpace(string(b)) != strconv.Itoa(64<<20) {
+				t.Fatalf("memory limit %s", b)
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "pids.max")); err == nil {
+			checked++
+			if strings.TrimSpace(string(b)) != "50" {
+				t.Fatalf("pids.max %s", b)
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "cpu.cfs_quota_us")); err == nil {
+			checked++
+			if strings.TrimSpace(string(b)) != "50000" {
+				t.Fatalf("cfs quota %s", b)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no cgroup files found for the container")
+	}
+	// The default seccomp profile is there; unconfined turns it off.
+	if out := e.MustRun("exec", id, "grep", "Seccomp:", "/proc/self/status"); !strings.Contains(out, "2") {
+		t.Fatalf("seccomp: %q", out)
+	}
+	out = e.MustRun("run", "--rm", "--security-opt", "seccomp=unconfined", "--security-opt", "no-new-privileges",
+		"busybox:local", "grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/self/status")
+	if !strings.Contains(out, "NoNewPrivs:\t1") || !strings.Contains(out, "Seccomp:\t0") {
+		t.Fatalf("unconfined: %q", out)
+	}
+}
+
+func TestRestartOnFailure(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	e.MustRun("run", "-d", "--name", "rr", "--restart", "on-failure:2", "busybox:local", "sh", "-c", "echo run; exit 2")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := e.Inspect("rr")
+		if st["State"].(map[string]any)["Status"] == "exited" && st["RestartCount"].(float64) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted twice: %v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if logs := e.MustRun("logs", "rr"); logs != "run\nrun\nrun\n" {
+		t.Fatalf("logs: %q", logs)
+	}
+}
+
+func TestMonitorKilled(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	e.MustRun("run", "-d", "--name", "mm", "busybox:local", "sleep", "1000")
+	e.WaitStatus("mm", "running", 5*time.Second)
+	pid := int(e.Inspect("mm")["State"].(map[string]any)["MonitorPid"].(float64))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && processAlive(pid); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ps := e.MustRun("ps", "-a")
+	if !strings.Contains(ps, "Exited (137)") {
+		t.Fatalf("ps -a after the monitor died: %s", ps)
+	}
+	e.MustRun("rm", "mm")
+}
+
+func processAlive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && !strings.Contains(string(b), ") Z ")
+}
+
+func TestBadInput(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	e.MustRun("create", "--name", "taken", "busybox:local")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown image", []string{"run", "nosuch:image"}, "unable to find image"},
+		{"name in use", []string{"run", "--name", "taken", "busybox:local", "true"}, "already in use"},
+		{"bad -v", []string{"run", "-v", "relative:/x", "busybox:local", "true"}, "invalid volume"},
+		{"bad -v mode", []string{"run", "-v", "/tmp:/x:rx", "busybox:local", "true"}, "invalid volume"},
+		{"bad network", []string{"run", "--network", "nosuch", "busybox:local", "true"}, "not supported"},
+		{"bad cap", []string{"run", "--cap-add", "NOPE", "busybox:local", "true"}, "unknown capability"},
+		{"rmi in use", []string{"rmi", "busybox:local"}, "is using its referenced image"},
+		{"unknown container", []string{"rm", "nosuch"}, "no such container"},
+		{"bad import", []string{"import", "/nonexistent.tar"}, "no such file"},
+	}
+	before := e.MustRun("ps", "-aq")
+	for _, c := range cases {
+		_, stderr, code := e.Run(c.args...)
+		if code != 125 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%s: exit %d, stderr %q (want 125 and %q on one line)", c.name, code, stderr, c.want)
+		}
+	}
+	if after := e.MustRun("ps", "-aq"); after != before {
+		t.Fatalf("a failed command left a container: %q vs %q", after, before)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.Root, "image/overlay2/layerdb/mounts")); len(ents) != 1 {
+		t.Fatalf("mounts records: %v", ents)
+	}
+	e.MustRun("rm", "taken")
+	e.MustRun("rmi", "busybox:local")
+	assertNoImages(t, e)
+}
