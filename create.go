@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/container"
@@ -56,6 +57,10 @@ func createContainer(cmd *cli.Command, detach bool) (*container.Container, *cons
 	}
 	if cmd.Int("preserve-fds") < 0 {
 		return nil, nil, errors.New("--preserve-fds must not be negative")
+	}
+	// As with exec: a label the host cannot apply is an error, not dropped.
+	if l := b.Spec.Process.SelinuxLabel; l != "" && !selinuxEnabled() {
+		return nil, nil, fmt.Errorf("config.json: process.selinuxLabel %q: SELinux is not enabled on this host", l)
 	}
 	cs, err := console.NewSetup(b.Spec.Process.Terminal, cmd.String("console-socket"), detach)
 	if err != nil {

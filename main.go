@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/minirunc/minirunc/cgroup"
+	"github.com/minirunc/minirunc/container"
 	containerinit "github.com/minirunc/minirunc/init"
 	"github.com/minirunc/minirunc/logs"
 	_ "github.com/minirunc/minirunc/nsenter" // joins namespaces before Go starts
@@ -150,3 +151,19 @@ func checkArgs(cmd *cli.Command, min, max int) error {
 
 // root is the state root of the invocation.
 func root(cmd *cli.Command) string { return cmd.Root().String("root") }
+
+// lockedAction is the action of a command that acts on one container
+// (its only argument) under the container's exclusive lock.
+func lockedAction(fn func(*container.Container) error) cli.ActionFunc {
+	return func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, 1); err != nil {
+			return err
+		}
+		c, err := container.Load(root(cmd), cmd.Args().First(), true)
+		if err != nil {
+			return err
+		}
+		defer c.Unlock()
+		return fn(c)
+	}
+}

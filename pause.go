@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/minirunc/minirunc/container"
 	"github.com/urfave/cli/v3"
 )
@@ -13,16 +11,6 @@ func pauseCommand() *cli.Command {
 		Usage:        "pause suspends all processes inside the container",
 		ArgsUsage:    "<container-id>",
 		OnUsageError: usageError,
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			c, err := container.Load(root(cmd), cmd.Args().First(), true)
-			if err != nil {
-				return err
-			}
-			defer c.Unlock()
-			return c.Pause()
-		},
+		Action:       lockedAction((*container.Container).Pause),
 	}
 }

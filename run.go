@@ -82,9 +82,6 @@ func runCommand() *cli.Command {
 	}
 }
 
-// waitForward forwards signals to the container's init until it exits,
-// reaping every child (as a subreaper), and returns the exit code: the
-// process's own, or 128+N when a signal N killed it.
 // forwarder receives the signals run and exec forward to the container.
 type forwarder struct {
 	sigs  chan os.Signal
@@ -104,6 +101,9 @@ func catchSignals() *forwarder {
 	return f
 }
 
+// waitForward forwards signals to the container's init until it exits,
+// reaping every child (as a subreaper), and returns the exit code: the
+// process's own, or 128+N when a signal N killed it.
 func waitForward(pid int, f *forwarder, tty bool) int {
 	<-f.ready
 	sigs := f.sigs

@@ -28,6 +28,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/minirunc/minirunc/specconv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -126,7 +127,7 @@ func resolve(hs []Hierarchy, own map[string]string, cgroupsPath, id string) ([]s
 	if strings.Contains(p, ":") {
 		return nil, fmt.Errorf("config.json: linux.cgroupsPath %q looks like a systemd slice; the systemd cgroup driver is not supported yet", cgroupsPath)
 	}
-	if escapes(p) {
+	if specconv.EscapesRoot(p) {
 		return nil, fmt.Errorf("config.json: linux.cgroupsPath %q is not valid: it leads out of its cgroup hierarchy", cgroupsPath)
 	}
 	var dirs []string
@@ -145,25 +146,6 @@ func resolve(hs []Hierarchy, own map[string]string, cgroupsPath, id string) ([]s
 		return nil, fmt.Errorf("config.json: linux.cgroupsPath %q is outside every mounted cgroup hierarchy", cgroupsPath)
 	}
 	return dirs, nil
-}
-
-// escapes reports whether a ".." in p climbs above where p starts (the
-// hierarchy's root for an absolute path, the caller's cgroup for a
-// relative one).
-func escapes(p string) bool {
-	depth := 0
-	for _, el := range strings.Split(p, "/") {
-		switch el {
-		case "", ".":
-		case "..":
-			if depth--; depth < 0 {
-				return true
-			}
-		default:
-			depth++
-		}
-	}
-	return false
 }
 
 // Join creates each directory and moves pid into it. The caller removes

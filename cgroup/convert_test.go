@@ -246,13 +246,3 @@ func TestOpenPaths(t *testing.T) {
 		t.Errorf("v2 paths %+v", v2)
 	}
 }
-
-func TestEscapes(t *testing.T) {
-	for p, want := range map[string]bool{
-		"a/b": false, "/a/../b": false, "./a": false, "..": true, "../x": true, "a/../../x": true, "/../x": true, "a/b/../../c": false,
-	} {
-		if escapes(p) != want {
-			t.Errorf("escapes(%q) = %v", p, !want)
-		}
-	}
-}

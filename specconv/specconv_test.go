@@ -133,3 +133,13 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+func TestEscapesRoot(t *testing.T) {
+	for p, want := range map[string]bool{
+		"a/b": false, "/a/../b": false, "./a": false, "..": true, "../x": true, "a/../../x": true, "/../x": true, "a/b/../../c": false,
+	} {
+		if EscapesRoot(p) != want {
+			t.Errorf("EscapesRoot(%q) = %v", p, !want)
+		}
+	}
+}

@@ -182,7 +182,7 @@ func validateMounts(mounts []specs.Mount) error {
 		if strings.Contains(m.Destination, "\x00") {
 			return fmt.Errorf("mounts[%d].destination contains a NUL byte", i)
 		}
-		if escapesRoot(m.Destination) {
+		if EscapesRoot(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination %q leads out of the container's root", i, m.Destination)
 		}
 		if j := sameMount(mounts, byDest[m.Destination], m); j >= 0 {
@@ -221,7 +221,7 @@ func validateDevices(devs []specs.LinuxDevice) error {
 		if !filepath.IsAbs(d.Path) {
 			return fmt.Errorf("linux.devices[%d].path %q must be absolute", i, d.Path)
 		}
-		if escapesRoot(d.Path) {
+		if EscapesRoot(d.Path) {
 			return fmt.Errorf("linux.devices[%d].path %q leads out of the container's root", i, d.Path)
 		}
 		switch d.Type {

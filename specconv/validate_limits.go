@@ -71,9 +71,10 @@ func validateIDMappings(field string, ms []specs.LinuxIDMapping) error {
 	return nil
 }
 
-// escapesRoot reports whether a container path climbs above its root
-// with "..".
-func escapesRoot(p string) bool {
+// EscapesRoot reports whether a path climbs above where it starts with
+// "..": a container path above its root, a cgroup path above its
+// hierarchy.
+func EscapesRoot(p string) bool {
 	depth := 0
 	for _, el := range strings.Split(p, "/") {
 		switch el {
@@ -109,7 +110,7 @@ func validatePathList(field string, paths []string) error {
 		if !filepath.IsAbs(p) {
 			return fmt.Errorf("%s[%d] %q must be absolute", field, i, p)
 		}
-		if escapesRoot(p) {
+		if EscapesRoot(p) {
 			return fmt.Errorf("%s[%d] %q leads out of the container's root", field, i, p)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // requireCreateFails runs create and checks the user sees one line on
@@ -303,5 +304,23 @@ func TestRunMissingExecutable(t *testing.T) {
 		t.Fatalf("run of a missing executable: exit %d, stdout %q", code, out)
 	}
 	requireOneLine(t, stderr, `exec: "/nonexistent": stat /nonexistent: no such file or directory`)
+	requireNoResidue(t, e.Root, id)
+}
+
+// TestCreateSELinuxLabelWithoutSELinux: a process label the host cannot
+// apply is refused with one line, not silently dropped.
+func TestCreateSELinuxLabelWithoutSELinux(t *testing.T) {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC {
+		t.Skip("SELinux is enabled on this host")
+	}
+	e := NewEnv(t)
+	id := e.NewID()
+	b := e.Bundle(id, []string{"true"}, func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" })
+	_, stderr, code := e.Run("create", "--bundle", b, id)
+	if code == 0 {
+		t.Fatal("create with an SELinux label succeeded on a host without SELinux")
+	}
+	requireOneLine(t, stderr, "process.selinuxLabel")
 	requireNoResidue(t, e.Root, id)
 }
