@@ -47,7 +47,7 @@ func (c *Container) Update(upd *specs.LinuxResources) error {
 	if c.Status() == Stopped {
 		return ErrNotRunning
 	}
-	spec := c.State.Config
+	spec := c.Spec()
 	if spec == nil || spec.Linux == nil {
 		return errors.New("state has no linux config to update")
 	}
@@ -66,10 +66,10 @@ func (c *Container) Update(upd *specs.LinuxResources) error {
 // Resources is the container's current resources (the spec's, as last
 // updated).
 func (c *Container) Resources() *specs.LinuxResources {
-	if c.State.Config == nil || c.State.Config.Linux == nil {
+	if c.Spec().Linux == nil {
 		return nil
 	}
-	return c.State.Config.Linux.Resources
+	return c.Spec().Linux.Resources
 }
 
 // Stats reads the container's usage from its cgroups.

@@ -70,8 +70,9 @@ func Create(o CreateOpts) (*Container, error) {
 	c.State = State{
 		OCIVersion: spec.Version, ID: o.ID, Status: Creating, Bundle: o.Bundle.Dir,
 		Rootfs: o.Bundle.Rootfs, Created: time.Now().UTC(), Owner: "", Annotations: spec.Annotations,
-		NoNewKeyring: o.NoNewKeyring, Config: spec,
+		NoNewKeyring: o.NoNewKeyring,
 	}
+	c.spec = spec // save() records it
 	if err := c.create(o); err != nil {
 		c.destroy()
 		return nil, err

@@ -51,7 +51,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		sp.console = o.Console
 	}
 	var sc *specs.LinuxSeccomp
-	if l := c.State.Config.Linux; l != nil {
+	if l := c.Spec().Linux; l != nil {
 		sc = l.Seccomp
 	}
 	listener, err := connectListener(sc)
@@ -95,8 +95,15 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	fault.Point("exec:after-clone")
 	defer proc.pipe.Close()
 	fail := func(err error) (int, error) {
+		// SIGKILLed by someone else: a kill --all or a delete of the
+		// container reached it, maybe just before the container's init.
+		var ws unix.WaitStatus
+		outside := false
+		if wpid, _ := unix.Wait4(proc.pid, &ws, unix.WNOHANG, nil); wpid == proc.pid {
+			outside = ws.Signaled() && ws.Signal() == unix.SIGKILL
+		}
 		proc.kill()
-		if !c.initAlive() {
+		if outside || !c.initAlive() {
 			return 0, ErrNotRunning // a kill or a delete took the container
 		}
 		return 0, err
@@ -114,7 +121,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	fault.Point("exec:after-cgroup-join")
 	// The exec'd process gets the container's seccomp filter, as with runc.
 	p := o.Process
-	if base := c.State.Config.Process; p.OOMScoreAdj == nil && base != nil && base.OOMScoreAdj != nil {
+	if base := c.Spec().Process; p.OOMScoreAdj == nil && base != nil && base.OOMScoreAdj != nil {
 		// As runc: the container's oom_score_adj, not the caller's.
 		cp := *p
 		cp.OOMScoreAdj = base.OOMScoreAdj
@@ -162,7 +169,7 @@ func (c *Container) execNamespaces(sp *spawn) error {
 	}
 	defer unix.Close(pidfd)
 	for _, t := range nsOrder {
-		if !hasNamespace(c.State.Config, t) {
+		if !hasNamespace(c.Spec(), t) {
 			continue
 		}
 		p := filepath.Join("/proc", strconv.Itoa(c.State.Pid), "ns", nsFile[t])

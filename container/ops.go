@@ -70,7 +70,7 @@ func (c *Container) Start() (warnings []error, err error) {
 	// the v1 freezer can wait forever on threads it froze).
 	waitHangup(fds)
 	fault.Point("start:after-exec")
-	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+	if h := c.Spec().Hooks; h != nil && len(h.Poststart) > 0 {
 		warnings = hooks.RunAll("poststart", h.Poststart, c.specState(Running))
 		fault.Point("start:after-poststart")
 	}
@@ -176,7 +176,7 @@ func (c *Container) Delete(force bool) (warnings []error, err error) {
 	}
 	fault.Point("delete:after-state-remove")
 	c.Unlock()
-	if h := c.State.Config.Hooks; h != nil && len(h.Poststop) > 0 {
+	if h := c.Spec().Hooks; h != nil && len(h.Poststop) > 0 {
 		warnings = hooks.RunAll("poststop", h.Poststop, c.specState(Stopped))
 	}
 	return warnings, nil

@@ -56,7 +56,9 @@ type State struct {
 	InitStartTime uint64            `json:"initStartTime"`
 	CgroupDirs    []string          `json:"cgroupDirs,omitempty"`
 	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"` // exec joins no session keyring either
-	Config        *specs.Spec       `json:"config"`
+	// Config is the spec, kept raw: state, list and kill never need it,
+	// and decoding a spec is most of their JSON work. Spec() decodes it.
+	Config json.RawMessage `json:"config"`
 }
 
 // Container is an opened, locked state directory.
@@ -64,6 +66,26 @@ type Container struct {
 	Dir   string
 	State State
 	lock  *os.File
+	spec  *specs.Spec // State.Config, decoded on first use
+}
+
+// Spec is the container's spec. A config that cannot be decoded (a
+// state written by something else) reads as an empty one.
+func (c *Container) Spec() *specs.Spec {
+	if c.spec == nil {
+		var s specs.Spec
+		if len(c.State.Config) > 0 {
+			_ = json.Unmarshal(c.State.Config, &s)
+		}
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		c.spec = &s
+	}
+	return c.spec
 }
 
 // stateDir validates id and returns <root>/<id>.
@@ -140,6 +162,14 @@ func (c *Container) Unlock() {
 // the failure to survive is a killed process, which rename covers; the
 // state root is a tmpfs (/run) that a power loss empties anyway.
 func (c *Container) save() error {
+	if c.spec != nil {
+		// The decoded spec may have changed (update): it is the truth.
+		raw, err := json.Marshal(c.spec)
+		if err != nil {
+			return err
+		}
+		c.State.Config = raw
+	}
 	data, err := json.Marshal(&c.State)
 	if err != nil {
 		return err
