@@ -56,7 +56,7 @@ func inspectCommand() *cli.Command {
 							"State": c.State, "Image": c.Image, "Name": c.Name, "RestartCount": c.RestartCount,
 							"Driver": c.Driver, "LogPath": c.LogPath, "HostnamePath": c.HostnamePath,
 							"HostsPath": c.HostsPath, "ResolvConfPath": c.ResolvConfPath,
-							"Config": c.Config, "HostConfig": hc,
+							"Config": c.Config, "HostConfig": hc, "NetworkSettings": c.NetworkSettings,
 							"GraphDriver": map[string]any{"Name": "overlay2", "Data": map[string]string{
 								"MergedDir": m.MergedDir(c), "UpperDir": m.Images.Driver.DiffDir(c.MountID),
 								"WorkDir": m.Images.Driver.Dir(c.MountID) + "/work"}},

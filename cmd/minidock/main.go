@@ -1,9 +1,10 @@
 // Command minidock is minirunc's Docker-like front-end: images (load,
 // import, pull, save, tag, rmi), containers (create, run, start, stop,
-// kill, rm, ps, logs, exec, pause, inspect, wait) on Docker's overlay2
-// layout, each container run by a small monitor process, with minirunc
-// called as a binary through the OCI runtime CLI. Each command lives in a
-// file of its own; the work is done by the dock/ packages.
+// kill, rm, ps, logs, exec, pause, inspect, wait, top, stats, cp, commit,
+// export) on Docker's overlay2 layout, each container run by a small
+// monitor process, with minirunc called as a binary through the OCI
+// runtime CLI. Each command lives in a file of its own; the work is done
+// by the dock/ packages.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/minirunc/minirunc/dock/container"
 	"github.com/minirunc/minirunc/dock/image"
+	"github.com/minirunc/minirunc/dock/network"
 	"github.com/minirunc/minirunc/dock/runtime"
 	"github.com/urfave/cli/v3"
 )
@@ -64,6 +66,8 @@ func newApp() *cli.Command {
 			&cli.StringFlag{Name: "exec-root", Value: "/run/minidock", Usage: "run state (the runtime's state is under it)"},
 			&cli.StringFlag{Name: "runtime", Usage: "the minirunc binary (default: beside minidock, then $PATH)"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/minidock", Usage: "the cgroup under which containers' cgroups are made"},
+			&cli.StringFlag{Name: "bridge", Value: "minidock0", Usage: "the Linux bridge of --network bridge"},
+			&cli.StringFlag{Name: "bridge-subnet", Value: "172.31.0.0/24", Usage: "the bridge's IPv4 subnet (its first address is the gateway)"},
 		},
 		Commands: []*cli.Command{
 			importCommand(), loadCommand(), saveCommand(), pullCommand(), imagesCommand(),
@@ -71,6 +75,7 @@ func newApp() *cli.Command {
 			createCommand(), runCommand(), startCommand(), psCommand(), stopCommand(),
 			killCommand(), restartCommand(), rmCommand(), logsCommand(), execCommand(),
 			pauseCommand(), unpauseCommand(), waitCommand(), topCommand(), monitorCommand(),
+			commitCommand(), exportCommand(), cpCommand(), statsCommand(),
 		},
 	}
 	// Docker's combined short flags: -it, -aq.
@@ -109,9 +114,11 @@ func manager(cmd *cli.Command) (*container.Manager, error) {
 	}
 	return &container.Manager{
 		Root: root, ExecRoot: execRoot, CgroupParent: cg, Images: imgs,
-		RT:         &runtime.Runtime{Binary: bin, Root: filepath.Join(execRoot, "runtime")},
-		Self:       self,
-		GlobalArgs: []string{"--root", root, "--exec-root", execRoot, "--runtime", bin, "--cgroup-parent", cg},
+		RT:   &runtime.Runtime{Binary: bin, Root: filepath.Join(execRoot, "runtime")},
+		Self: self,
+		GlobalArgs: []string{"--root", root, "--exec-root", execRoot, "--runtime", bin, "--cgroup-parent", cg,
+			"--bridge", r.String("bridge"), "--bridge-subnet", r.String("bridge-subnet")},
+		Net: network.Config{Bridge: r.String("bridge"), Subnet: r.String("bridge-subnet"), StateDir: filepath.Join(root, "network")},
 	}, nil
 }
 

@@ -46,8 +46,8 @@ func psCommand() *cli.Command {
 				if !cmd.Bool("no-trunc") && len(command) > 20 {
 					command = command[:19] + "…"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t\t%s\n", id, c.Config.Image, command,
-					humanDur(now.Sub(c.Created)), c.StatusLine(now), c.DisplayName())
+				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t%s\t%s\n", id, c.Config.Image, command,
+					humanDur(now.Sub(c.Created)), c.StatusLine(now), portsColumn(c), c.DisplayName())
 			}
 			return w.Flush()
 		},

@@ -30,7 +30,8 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 0.5)"},
 		&cli.Int64Flag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "CPU shares (relative weight)"},
 		&cli.Int64Flag{Name: "pids-limit", Usage: "the most processes (-1 unlimited)"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none or host"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none, host, bridge, container:NAME|ID"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a TCP port: [HOSTIP:]HOSTPORT:PORT[/tcp] (bridge network)"},
 		&cli.StringSliceFlag{Name: "cap-add", Usage: "add capabilities"},
 		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capabilities"},
 		&cli.StringSliceFlag{Name: "security-opt", Usage: "seccomp=unconfined|FILE, no-new-privileges"},
@@ -131,8 +132,8 @@ func buildConfig(cmd *cli.Command, img *image.Image, ref string, args []string) 
 		SecurityOpt: cmd.StringSlice("security-opt"), ReadonlyRootfs: cmd.Bool("read-only"),
 		CPUShares: cmd.Int64("cpu-shares"),
 	}
-	if hc.NetworkMode != "none" && hc.NetworkMode != "host" {
-		return nil, nil, fmt.Errorf("network %q is not supported (none, host)", hc.NetworkMode)
+	if err := parsePublish(hc, cmd.StringSlice("publish")); err != nil {
+		return nil, nil, err
 	}
 	for _, b := range hc.Binds {
 		if _, err := spec.ParseBind(b); err != nil {
@@ -251,6 +252,13 @@ func createContainer(cmd *cli.Command) (*container.Manager, *container.Container
 	cfg, hc, err := buildConfig(cmd, img, ref, cmd.Args().Tail())
 	if err != nil {
 		return nil, nil, err
+	}
+	if x, ok := strings.CutPrefix(hc.NetworkMode, "container:"); ok {
+		xc, _, err := m.Lookup(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		hc.NetworkMode = "container:" + xc.ID
 	}
 	c, err := m.Create(cmd.String("name"), img, cfg, hc)
 	if err != nil {

@@ -8,11 +8,13 @@ package container
 
 import (
 	"fmt"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minirunc/minirunc/dock/network"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Container is config.v2.json.
@@ -33,6 +35,7 @@ type Container struct {
 	HostsPath              string
 	ResolvConfPath         string
 	HasBeenManuallyStopped bool
+	NetworkSettings        *NetworkSettings `json:",omitempty"`
 }
 
 // Config is the container's merged config (image config and user options).
@@ -97,8 +100,9 @@ type HostConfig struct {
 	NanoCpus       int64
 	CPUShares      int64 `json:"CpuShares"`
 	PidsLimit      *int64
-	Sysctls        map[string]string `json:",omitempty"`
-	Ulimits        []Ulimit          `json:",omitempty"`
+	Sysctls        map[string]string                `json:",omitempty"`
+	Ulimits        []Ulimit                         `json:",omitempty"`
+	PortBindings   map[string][]network.PortBinding `json:",omitempty"`
 }
 
 // Ulimit is --ulimit NAME=SOFT[:HARD].

@@ -101,6 +101,10 @@ func (m *Manager) Prepare(c *Container, hc *HostConfig) (string, error) {
 			return "", err
 		}
 	}
+	netMode, err := m.setupNetwork(c, hc)
+	if err != nil {
+		return "", err
+	}
 	hostname := c.Config.Hostname
 	if hc.NetworkMode == "host" {
 		hostname, _ = os.Hostname()
@@ -114,10 +118,20 @@ func (m *Manager) Prepare(c *Container, hc *HostConfig) (string, error) {
 			hosts = string(b)
 		}
 	}
+	if hc.NetworkMode == "bridge" {
+		hosts += hostsEntry(c)
+	}
 	if err := os.WriteFile(c.HostsPath, []byte(hosts), 0o644); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(c.ResolvConfPath, resolvConf(), 0o644); err != nil {
+	resolv := resolvConf()
+	if hc.NetworkMode == "host" {
+		// The host's own, loopback nameservers too: they answer here.
+		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			resolv = b
+		}
+	}
+	if err := os.WriteFile(c.ResolvConfPath, resolv, 0o644); err != nil {
 		return "", err
 	}
 	o := &spec.Options{
@@ -126,7 +140,7 @@ func (m *Manager) Prepare(c *Container, hc *HostConfig) (string, error) {
 		User: c.Config.User, Tty: c.Config.Tty, OpenStdin: c.Config.OpenStdin,
 		ReadOnly: hc.ReadonlyRootfs, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
 		Tmpfs: hc.Tmpfs, Memory: hc.Memory, MemorySwap: hc.MemorySwap,
-		NanoCPUs: hc.NanoCpus, CPUShares: hc.CPUShares, NetworkMode: hc.NetworkMode,
+		NanoCPUs: hc.NanoCpus, CPUShares: hc.CPUShares, NetworkMode: netMode,
 		HostsPath: c.HostsPath, HostnamePath: c.HostnamePath, ResolvConfPath: c.ResolvConfPath,
 		CgroupsPath: filepath.Join(m.CgroupParent, c.ID), Sysctls: hc.Sysctls,
 	}
@@ -203,6 +217,7 @@ func (m *Manager) Teardown(c *Container) {
 		m.RT.Delete(c.ID, true)
 	}
 	layer.Unmount(m.MergedDir(c))
+	m.teardownNetwork(c)
 }
 
 // StartResult is what the monitor reports once the process runs.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/minirunc/minirunc/dock/fsutil"
 	"github.com/minirunc/minirunc/dock/image"
+	"github.com/minirunc/minirunc/dock/network"
 	"github.com/minirunc/minirunc/dock/runtime"
 )
 
@@ -23,8 +24,9 @@ type Manager struct {
 	CgroupParent string // containers' cgroupsPath parent
 	Images       *image.Store
 	RT           *runtime.Runtime
-	Self         string   // the minidock binary, for the monitor
-	GlobalArgs   []string // the global flags the monitor is started with
+	Self         string         // the minidock binary, for the monitor
+	GlobalArgs   []string       // the global flags the monitor is started with
+	Net          network.Config // the bridge of --network bridge
 }
 
 // Dir is the container's dir under containers/.

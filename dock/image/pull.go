@@ -1,11 +1,14 @@
 package image
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // PullOptions are pull's registry options.
@@ -32,6 +35,10 @@ func (s *Store) Pull(ref string, o PullOptions, progress Progress) (string, erro
 		ropts = append(ropts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	}
 	img, err := remote.Image(r, ropts...)
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusUnauthorized {
+		return "", fmt.Errorf("pull %s: unauthorized: wrong or missing credentials", ref)
+	}
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}

@@ -62,6 +62,7 @@ func Run(m *container.Manager, id string) int {
 		return 1
 	}
 	r := &runner{m: m, c: c, hc: hc, log: logw, attach: attach}
+	defer func() { r.ports.close() }()
 	if attach != nil {
 		go r.readAttach()
 	}
@@ -69,10 +70,14 @@ func Run(m *container.Manager, id string) int {
 	for first := true; ; first = false {
 		res, pid := r.startOnce()
 		if res.Err != "" {
+			if first {
+				r.ports.close()
+			}
 			m.Teardown(c)
 			m.Update(id, func(c *container.Container) error {
 				c.State = container.State{Status: container.Created, ExitCode: res.Code, Error: res.Err,
 					FinishedAt: time.Now().UTC()}
+				c.NetworkSettings = nil
 				if !first {
 					c.State.Status = container.Exited
 				}
@@ -112,11 +117,13 @@ func Run(m *container.Manager, id string) int {
 			break
 		}
 	}
+	r.ports.close()
 	m.Teardown(c)
 	m.Update(id, func(c *container.Container) error {
 		c.State.Status, c.State.Running, c.State.Paused, c.State.Restarting = container.Exited, false, false, false
 		c.State.ExitCode, c.State.FinishedAt, c.State.Pid = code, time.Now().UTC(), 0
 		c.State.MonitorPid, c.State.MonitorStart = 0, 0
+		c.NetworkSettings = nil
 		return nil
 	})
 	if hc.AutoRemove {
@@ -146,6 +153,7 @@ type runner struct {
 	hc     *container.HostConfig
 	log    *logWriter
 	attach *attachConn
+	ports  *proxy // the published ports
 
 	mu      sync.Mutex
 	stdin   io.WriteCloser // the container's stdin (pipe or pty master)
@@ -159,10 +167,18 @@ func (r *runner) startOnce() (container.StartResult, int) {
 	fail := func(code int, err error) (container.StartResult, int) {
 		return container.StartResult{Code: code, Err: err.Error()}, 0
 	}
+	if r.ports == nil && len(r.hc.PortBindings) > 0 {
+		p, err := openPorts(r.hc)
+		if err != nil {
+			return fail(125, err)
+		}
+		r.ports = p
+	}
 	bundle, err := m.Prepare(c, r.hc)
 	if err != nil {
 		return fail(125, err)
 	}
+	r.ports.setTarget(c)
 	run := m.RunDir(c.ID)
 	pidFile := filepath.Join(run, "init.pid")
 	os.Remove(pidFile)

@@ -11,6 +11,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,9 @@ func TestMain(m *testing.M) {
 			fmt.Println("unshare (util-linux) is required:", err)
 			os.Exit(1)
 		}
-		args := append([]string{"unshare", "--mount", "--propagation", "private", os.Args[0]}, os.Args[1:]...)
+		// A network namespace of its own too: bridges, veths and published
+		// ports live there, never in the host's.
+		args := append([]string{"unshare", "--mount", "--net", "--propagation", "private", os.Args[0]}, os.Args[1:]...)
 		err = syscall.Exec(unshare, args, append(os.Environ(), "MINIDOCK_TEST_MNTNS=1"))
 		fmt.Println("re-exec in a mount namespace:", err)
 		os.Exit(1)
@@ -52,6 +55,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		fmt.Printf("loopback up: %v: %s", err, out)
+		return 1
+	}
 	cgroupParent = fmt.Sprintf("/minirunc-test/dock-%d", os.Getpid())
 	minirunc = os.Getenv("MINIRUNC_BIN")
 	if minirunc == "" {
@@ -210,6 +217,7 @@ type Env struct {
 	dir      string
 	Root     string
 	ExecRoot string
+	Global   []string // more global flags (--bridge, --bridge-subnet)
 }
 
 // NewEnv makes a minidock world whose cleanup removes every container and
@@ -244,6 +252,16 @@ func (e *Env) cleanup() {
 			}
 		}
 	}
+	// No veth, bridge made by minidock, or address allocation.
+	links, _ := net.Interfaces()
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, "md") {
+			e.t.Errorf("cleanup: link left: %s", l.Name)
+		}
+	}
+	if allocs, _ := filepath.Glob(filepath.Join(e.Root, "network", "*.json")); len(allocs) > 0 {
+		e.t.Errorf("cleanup: address allocations left: %v", allocs)
+	}
 	if pids := e.monitors(); len(pids) > 0 {
 		e.t.Errorf("cleanup: monitors left: %v", pids)
 	}
@@ -271,7 +289,7 @@ func (e *Env) Run(args ...string) (string, string, int) {
 // RunIn is Run with stdin.
 func (e *Env) RunIn(stdin []byte, args ...string) (string, string, int) {
 	e.t.Helper()
-	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, args...)
+	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, append(append([]string{}, e.Global...), args...)...)
 	cmd := exec.Command(minidock, full...)
 	// Files, not pipes: a monitor must never hold our pipes.
 	so, _ := os.CreateTemp("", "stdout-")
@@ -308,6 +326,10 @@ func (e *Env) MustRun(args ...string) string {
 	e.t.Helper()
 	out, stderr, code := e.Run(args...)
 	if code != 0 {
+		if _, log, ok := strings.Cut(stderr, "monitor failed: see "); ok {
+			data, _ := os.ReadFile(strings.TrimSpace(log))
+			stderr += "monitor.log: " + string(data)
+		}
 		e.t.Fatalf("minidock %s: exit %d: %s%s", strings.Join(args, " "), code, stderr, out)
 	}
 	return out

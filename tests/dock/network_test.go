@@ -1,0 +1,149 @@
+package dock
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bridgeEnv is an Env whose bridge is this test's own (in the test
+// binary's network namespace, never the host's).
+func bridgeEnv(t *testing.T, subnet string) (*Env, string) {
+	e := NewEnv(t)
+	br := fmt.Sprintf("mdt%d", os.Getpid()%100000)
+	e.Global = []string{"--bridge", br, "--bridge-subnet", subnet}
+	e.ImportBusybox()
+	return e, br
+}
+
+func containerIP(e *Env, ref string) string {
+	e.t.Helper()
+	ns, _ := e.Inspect(ref)["NetworkSettings"].(map[string]any)
+	ip, _ := ns["IPAddress"].(string)
+	if ip == "" {
+		e.t.Fatalf("%s has no IPAddress: %v", ref, ns)
+	}
+	return ip
+}
+
+func linkExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+func TestBridgePingHostsPublishAndTeardown(t *testing.T) {
+	e, br := bridgeEnv(t, "10.213.7.0/24")
+	e.MustRun("run", "-d", "--name", "neta", "--network", "bridge", "busybox:local", "sleep", "1000")
+	e.MustRun("run", "-d", "--name", "netb", "--network", "bridge", "-p", "127.0.0.1:18080:8080", "busybox:local",
+		"sh", "-c", "mkdir /www && echo hello-from-b > /www/index.html && exec httpd -f -p 8080 -h /www")
+	e.WaitStatus("neta", "running", 5*time.Second)
+	e.WaitStatus("netb", "running", 5*time.Second)
+	ipA, ipB := containerIP(e, "neta"), containerIP(e, "netb")
+	if !strings.HasPrefix(ipA, "10.213.7.") || !strings.HasPrefix(ipB, "10.213.7.") || ipA == ipB {
+		t.Fatalf("addresses %s %s", ipA, ipB)
+	}
+	if !linkExists(br) {
+		t.Fatalf("bridge %s not made", br)
+	}
+	// The two containers reach each other through the bridge.
+	if out, stderr, code := e.Run("exec", "neta", "ping", "-c", "1", "-W", "3", ipB); code != 0 {
+		t.Fatalf("a pings b (%s): %d %s %s", ipB, code, out, stderr)
+	}
+	if out, stderr, code := e.Run("exec", "netb", "ping", "-c", "1", "-W", "3", ipA); code != 0 {
+		t.Fatalf("b pings a (%s): %d %s %s", ipA, code, out, stderr)
+	}
+	// The default route is the bridge's address; /etc/hosts names it.
+	if out := e.MustRun("exec", "neta", "ip", "route"); !strings.Contains(out, "default via 10.213.7.1") {
+		t.Fatalf("routes: %s", out)
+	}
+	hosts := e.MustRun("exec", "neta", "cat", "/etc/hosts")
+	if !strings.Contains(hosts, ipA+"\t") || !strings.Contains(hosts, " neta\n") {
+		t.Fatalf("/etc/hosts: %s", hosts)
+	}
+	// The published port answers on the host address.
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		body = httpGet("127.0.0.1:18080")
+		if strings.Contains(body, "hello-from-b") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(body, "hello-from-b") {
+		t.Fatalf("published port: %q", body)
+	}
+	if ps := e.MustRun("ps"); !strings.Contains(ps, "127.0.0.1:18080->8080/tcp") {
+		t.Fatalf("ps PORTS: %s", ps)
+	}
+	// --network container:neta shares a's namespace and address.
+	if out := e.MustRun("run", "--rm", "--network", "container:neta", "busybox:local", "ip", "addr", "show", "eth0"); !strings.Contains(out, ipA+"/24") {
+		t.Fatalf("container:a sees %s", out)
+	}
+	// After rm nothing is left: veths, the bridge, the allocations.
+	e.MustRun("rm", "-f", "neta", "netb")
+	links, _ := net.Interfaces()
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, "md") {
+			t.Fatalf("link %s left after rm", l.Name)
+		}
+	}
+	if allocs, _ := filepath.Glob(filepath.Join(e.Root, "network", "*.json")); len(allocs) > 0 {
+		t.Fatalf("allocations left: %v", allocs)
+	}
+	if _, err := net.DialTimeout("tcp", "127.0.0.1:18080", time.Second); err == nil {
+		t.Fatalf("the published port still listens after rm")
+	}
+}
+
+func httpGet(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func TestBridgeStopReleasesAndRestartReattaches(t *testing.T) {
+	e, br := bridgeEnv(t, "10.213.8.0/28")
+	e.MustRun("run", "-d", "--name", "nets", "--network", "bridge", "busybox:local", "sleep", "1000")
+	e.WaitStatus("nets", "running", 5*time.Second)
+	ip1 := containerIP(e, "nets")
+	e.MustRun("stop", "-t", "0", "nets")
+	if linkExists(br) {
+		t.Fatalf("bridge %s left after the last container stopped", br)
+	}
+	e.MustRun("start", "nets")
+	e.WaitStatus("nets", "running", 5*time.Second)
+	if ip2 := containerIP(e, "nets"); ip2 != ip1 {
+		t.Logf("address %s then %s", ip1, ip2)
+	}
+	if out := e.MustRun("exec", "nets", "ip", "addr", "show", "eth0"); !strings.Contains(out, "10.213.8.") {
+		t.Fatalf("eth0 after restart: %s", out)
+	}
+	// A monitor killed -9: the next command tells the truth and the
+	// network is torn down (the env's cleanup checks nothing is left).
+	mon := int(e.Inspect("nets")["State"].(map[string]any)["MonitorPid"].(float64))
+	if err := syscall.Kill(mon, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && processAlive(mon); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ps := e.MustRun("ps", "-a"); !strings.Contains(ps, "Exited") {
+		t.Fatalf("ps -a after the monitor died: %s", ps)
+	}
+	if linkExists(br) {
+		t.Fatalf("bridge %s left after the monitor died", br)
+	}
+}
