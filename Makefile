@@ -9,7 +9,7 @@ PREFIX    ?= /usr/local
 BIN       := bin/minirunc
 DOCK_BIN  := bin/minidock
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-APT_PKGS  := busybox-static jq iproute2 util-linux file libseccomp-dev pkg-config gcc
+APT_PKGS  := busybox-static jq iproute2 util-linux file libseccomp-dev pkg-config gcc tini
 
 .PHONY: all build install deps demo demo-dock test test-unit test-integration test-clients test-dock test-oci bench lint clean stress
 

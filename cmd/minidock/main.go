@@ -158,3 +158,18 @@ func forEach(cmd *cli.Command, fn func(ref string) error) error {
 	}
 	return nil
 }
+
+// perContainer is the action of a verb applied to each CONTAINER argument
+// in turn (printing each one done, as docker does).
+func perContainer(fn func(m *container.Manager, cmd *cli.Command, ref string) error) cli.ActionFunc {
+	return func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, 1, -1); err != nil {
+			return err
+		}
+		m, err := manager(cmd)
+		if err != nil {
+			return err
+		}
+		return forEach(cmd, func(ref string) error { return fn(m, cmd, ref) })
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,9 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file (NAME=value lines)"},
+		&cli.StringSliceFlag{Name: "device", Usage: "add a host device HOST[:CONTAINER[:PERMS]]"},
+		&cli.BoolFlag{Name: "init", Usage: "run an init (docker-init, tini) as PID 1 that reaps and forwards signals"},
 		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user (name|uid[:group|gid])"},
 		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "the container's hostname"},
@@ -103,6 +107,16 @@ func buildConfig(cmd *cli.Command, img *image.Image, ref string, args []string) 
 		}
 		cfg.WorkingDir = w
 	}
+	for _, f := range cmd.StringSlice("env-file") {
+		kvs, err := readEnvFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, kv := range kvs {
+			k, _, _ := strings.Cut(kv, "=")
+			cfg.Env = setEnv(cfg.Env, k, kv)
+		}
+	}
 	for _, e := range cmd.StringSlice("env") {
 		k, _, ok := strings.Cut(e, "=")
 		if k == "" {
@@ -130,7 +144,19 @@ func buildConfig(cmd *cli.Command, img *image.Image, ref string, args []string) 
 		Binds: cmd.StringSlice("volume"), NetworkMode: cmd.String("network"),
 		AutoRemove: cmd.Bool("rm"), CapAdd: cmd.StringSlice("cap-add"), CapDrop: cmd.StringSlice("cap-drop"),
 		SecurityOpt: cmd.StringSlice("security-opt"), ReadonlyRootfs: cmd.Bool("read-only"),
-		CPUShares: cmd.Int64("cpu-shares"),
+		CPUShares: cmd.Int64("cpu-shares"), Init: cmd.Bool("init"),
+	}
+	if hc.Init {
+		if _, err := container.InitBinary(); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, d := range cmd.StringSlice("device") {
+		dm, err := spec.ParseDevice(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		hc.Devices = append(hc.Devices, container.DeviceMapping{PathOnHost: dm.Source, PathInContainer: dm.Destination, CgroupPermissions: dm.Perms})
 	}
 	if err := parsePublish(hc, cmd.StringSlice("publish")); err != nil {
 		return nil, nil, err
@@ -223,6 +249,34 @@ func buildConfig(cmd *cli.Command, img *image.Image, ref string, args []string) 
 		return nil, nil, fmt.Errorf("no command specified")
 	}
 	return cfg, hc, nil
+}
+
+// readEnvFile reads Docker's --env-file: NAME=value lines, # comments and
+// blank lines skipped, a bare NAME taken from our own environment (and
+// left out when it is not set there).
+func readEnvFile(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("invalid env file: %w", err)
+	}
+	var out []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimRight(line, "\r")
+		trimmed := strings.TrimLeft(line, " \t")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		k, _, ok := strings.Cut(trimmed, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("invalid env file %s: line %d: variable %q contains whitespaces or is empty", path, i+1, k)
+		}
+		if ok {
+			out = append(out, trimmed)
+		} else if v, set := os.LookupEnv(k); set {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out, nil
 }
 
 func setEnv(env []string, key, kv string) []string {

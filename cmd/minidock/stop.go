@@ -95,16 +95,9 @@ func killCommand() *cli.Command {
 		Usage:     "send a signal (default SIGKILL) to running containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "SIGKILL", Usage: "the signal"}},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			return forEach(cmd, func(ref string) error { return m.Kill(ref, cmd.String("signal")) })
-		},
+		Action: perContainer(func(m *container.Manager, cmd *cli.Command, ref string) error {
+			return m.Kill(ref, cmd.String("signal"))
+		}),
 	}
 }
 
@@ -117,16 +110,9 @@ func rmCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "accepted (minidock has no anonymous volumes)"},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			return forEach(cmd, func(ref string) error { return m.Remove(ref, cmd.Bool("force")) })
-		},
+		Action: perContainer(func(m *container.Manager, cmd *cli.Command, ref string) error {
+			return m.Remove(ref, cmd.Bool("force"))
+		}),
 	}
 }
 
@@ -135,16 +121,7 @@ func pauseCommand() *cli.Command {
 		Name:      "pause",
 		Usage:     "freeze every process of containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			return forEach(cmd, func(ref string) error { return m.Pause(ref, true) })
-		},
+		Action:    perContainer(func(m *container.Manager, cmd *cli.Command, ref string) error { return m.Pause(ref, true) }),
 	}
 }
 
@@ -153,16 +130,7 @@ func unpauseCommand() *cli.Command {
 		Name:      "unpause",
 		Usage:     "thaw paused containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			return forEach(cmd, func(ref string) error { return m.Pause(ref, false) })
-		},
+		Action:    perContainer(func(m *container.Manager, cmd *cli.Command, ref string) error { return m.Pause(ref, false) }),
 	}
 }
 

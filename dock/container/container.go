@@ -103,6 +103,13 @@ type HostConfig struct {
 	Sysctls        map[string]string                `json:",omitempty"`
 	Ulimits        []Ulimit                         `json:",omitempty"`
 	PortBindings   map[string][]network.PortBinding `json:",omitempty"`
+	Devices        []DeviceMapping                  `json:",omitempty"`
+	Init           bool                             `json:",omitempty"`
+}
+
+// DeviceMapping is --device HOST[:CONTAINER[:PERMS]].
+type DeviceMapping struct {
+	PathOnHost, PathInContainer, CgroupPermissions string
 }
 
 // Ulimit is --ulimit NAME=SOFT[:HARD].

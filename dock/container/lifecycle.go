@@ -172,6 +172,14 @@ func (m *Manager) Prepare(c *Container, hc *HostConfig) (string, error) {
 	for _, u := range hc.Ulimits {
 		o.Ulimits = append(o.Ulimits, ulimitSpec(u))
 	}
+	for _, d := range hc.Devices {
+		o.Devices = append(o.Devices, spec.Device{Source: d.PathOnHost, Destination: d.PathInContainer, Perms: d.CgroupPermissions})
+	}
+	if hc.Init {
+		if o.InitPath, err = InitBinary(); err != nil {
+			return "", err
+		}
+	}
 	s, err := spec.Generate(o)
 	if err != nil {
 		return "", err
@@ -185,6 +193,16 @@ func (m *Manager) Prepare(c *Container, hc *HostConfig) (string, error) {
 		return "", err
 	}
 	return b, fsutil.WriteFile(filepath.Join(b, "config.json"), data, 0o600)
+}
+
+// InitBinary is --init's binary on the host: Debian's static tini.
+func InitBinary() (string, error) {
+	for _, p := range []string{"/usr/bin/tini-static", "/usr/bin/docker-init"} {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("--init: no init binary found (install Debian's tini: /usr/bin/tini-static)")
 }
 
 // resolvConf is the host's resolv.conf without loopback nameservers

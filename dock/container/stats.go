@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -89,4 +91,27 @@ func hostMemory() uint64 {
 		}
 	}
 	return 0
+}
+
+// OOMKilled reports whether the kernel's OOM killer killed a process of
+// the container's memory cgroup (v1 memory.oom_control, v2 memory.events
+// oom_kill); read before the runtime's delete removes the cgroup.
+func (m *Manager) OOMKilled(c *Container) bool {
+	cg := filepath.Join(m.CgroupParent, c.ID)
+	for _, f := range []string{
+		filepath.Join("/sys/fs/cgroup/memory", cg, "memory.oom_control"),
+		filepath.Join("/sys/fs/cgroup", cg, "memory.events"),
+	} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, " "); ok && k == "oom_kill" {
+				n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+				return n > 0
+			}
+		}
+	}
+	return false
 }

@@ -66,7 +66,7 @@ func Run(m *container.Manager, id string) int {
 	if attach != nil {
 		go r.readAttach()
 	}
-	code := 0
+	code, oom := 0, false
 	for first := true; ; first = false {
 		res, pid := r.startOnce()
 		if res.Err != "" {
@@ -97,6 +97,7 @@ func Run(m *container.Manager, id string) int {
 		}
 		report(res)
 		code = r.wait(pid)
+		oom = m.OOMKilled(c)
 		m.RT.Delete(id, true)
 		cur, _, err := m.Load(id)
 		if err != nil {
@@ -110,6 +111,7 @@ func Run(m *container.Manager, id string) int {
 			c.RestartCount++
 			c.State.Status, c.State.Restarting, c.State.Running = container.Restarting, true, false
 			c.State.ExitCode, c.State.FinishedAt, c.State.Pid = code, time.Now().UTC(), 0
+			c.State.OOMKilled = oom
 			return nil
 		})
 		time.Sleep(delay)
@@ -122,6 +124,7 @@ func Run(m *container.Manager, id string) int {
 	m.Update(id, func(c *container.Container) error {
 		c.State.Status, c.State.Running, c.State.Paused, c.State.Restarting = container.Exited, false, false, false
 		c.State.ExitCode, c.State.FinishedAt, c.State.Pid = code, time.Now().UTC(), 0
+		c.State.OOMKilled = oom
 		c.State.MonitorPid, c.State.MonitorStart = 0, 0
 		c.NetworkSettings = nil
 		return nil

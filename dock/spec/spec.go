@@ -15,6 +15,7 @@ import (
 	"github.com/moby/profiles/seccomp"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 )
@@ -39,6 +40,57 @@ type Options struct {
 	CgroupsPath              string
 	Ulimits                  []specs.POSIXRlimit
 	Sysctls                  map[string]string
+	Devices                  []Device
+	InitPath                 string // --init: the host's init binary, "" none
+}
+
+// Device is a --device HOST[:CONTAINER[:PERMS]].
+type Device struct {
+	Source, Destination, Perms string
+}
+
+// InitDest is where --init's binary is mounted, as Docker.
+const InitDest = "/sbin/docker-init"
+
+// ParseDevice parses --device HOST[:CONTAINER[:PERMS]]; PERMS is some of
+// r, w, m (rwm by default).
+func ParseDevice(v string) (Device, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) > 3 || parts[0] == "" {
+		return Device{}, fmt.Errorf("invalid device specification: %q", v)
+	}
+	d := Device{Source: parts[0], Destination: parts[0], Perms: "rwm"}
+	if len(parts) >= 2 && parts[1] != "" {
+		d.Destination = parts[1]
+	}
+	if len(parts) == 3 {
+		d.Perms = parts[2]
+	}
+	if d.Perms == "" || strings.Trim(d.Perms, "rwm") != "" {
+		return Device{}, fmt.Errorf("invalid device mode %q in %q", d.Perms, v)
+	}
+	if !filepath.IsAbs(d.Source) || !filepath.IsAbs(d.Destination) {
+		return Device{}, fmt.Errorf("invalid device specification: %q: the paths must be absolute", v)
+	}
+	if _, _, err := deviceNode(d.Source); err != nil {
+		return Device{}, fmt.Errorf("error gathering device information while adding device %q: %w", d.Source, err)
+	}
+	return d, nil
+}
+
+// deviceNode stats a host device node.
+func deviceNode(p string) (*unix.Stat_t, string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return nil, "", &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		return &st, "c", nil
+	case unix.S_IFBLK:
+		return &st, "b", nil
+	}
+	return nil, "", fmt.Errorf("%s is not a device node", p)
 }
 
 // Bind is a -v HOST:CTR[:ro].
@@ -211,6 +263,21 @@ func Generate(o *Options) (*specs.Spec, error) {
 			opts = append(opts, strings.Split(opt, ",")...)
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts})
+	}
+	if o.InitPath != "" {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitDest, Type: "bind", Source: o.InitPath, Options: []string{"rbind", "rprivate", "ro"}})
+		s.Process.Args = append([]string{InitDest, "--"}, s.Process.Args...)
+	}
+	for _, d := range o.Devices {
+		st, typ, err := deviceNode(d.Source)
+		if err != nil {
+			return nil, fmt.Errorf("error gathering device information while adding device %q: %w", d.Source, err)
+		}
+		maj, mnr := int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))
+		mode := os.FileMode(st.Mode & 0o777)
+		zero := uint32(0)
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: d.Destination, Type: typ, Major: maj, Minor: mnr, FileMode: &mode, UID: &zero, GID: &zero})
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &maj, Minor: &mnr, Access: d.Perms})
 	}
 	switch o.Seccomp {
 	case "unconfined":
