@@ -177,6 +177,9 @@ func (c *Container) execNamespaces(sp *spawn) error {
 		if err != nil {
 			closeAll(sp.setns)
 			sp.setns = nil
+			if !c.initAlive() {
+				return ErrNotRunning // it died after the pidfd check
+			}
 			return fmt.Errorf("open the container's %s namespace: %w", t, err)
 		}
 		sp.setns = append(sp.setns, f)
