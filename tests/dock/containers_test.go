@@ -1,6 +1,7 @@
 package dock
 
 import (
+	"github.com/minirunc/minirunc/tests/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -163,7 +164,7 @@ func TestLimitsAndOptions(t *testing.T) {
 	}
 	// The limits, seen on the container's cgroup.
 	checked := 0
-	for _, h := range cgroupMounts() {
+	for _, h := range testenv.CgroupMounts() {
 		d := filepath.Join(h, cgroupParent, id)
 		if b, err := os.ReadFile(filepath.Join(d, "memory.limit_in_bytes")); err == nil {
 			checked++

@@ -11,6 +11,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
+	"github.com/minirunc/minirunc/tests/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -32,19 +33,9 @@ func TestMain(m *testing.M) {
 		fmt.Println("minidock tests need root; skipping")
 		os.Exit(0)
 	}
-	if os.Getenv("MINIDOCK_TEST_MNTNS") == "" {
-		unshare, err := exec.LookPath("unshare")
-		if err != nil {
-			fmt.Println("unshare (util-linux) is required:", err)
-			os.Exit(1)
-		}
-		// A network namespace of its own too: bridges, veths and published
-		// ports live there, never in the host's.
-		args := append([]string{"unshare", "--mount", "--net", "--propagation", "private", os.Args[0]}, os.Args[1:]...)
-		err = syscall.Exec(unshare, args, append(os.Environ(), "MINIDOCK_TEST_MNTNS=1"))
-		fmt.Println("re-exec in a mount namespace:", err)
-		os.Exit(1)
-	}
+	// Nothing a test mounts (or, for minidock, configures on a network)
+	// may reach the host.
+	testenv.Reexec("MINIDOCK_TEST_MNTNS", "--mount", "--net")
 	os.Exit(run(m))
 }
 
@@ -88,7 +79,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if err := removeCgroupParent(); err != nil {
+	if err := testenv.RemoveCgroupParent(cgroupParent); err != nil {
 		fmt.Println("cleanup:", err)
 		if code == 0 {
 			code = 1
@@ -97,21 +88,9 @@ func run(m *testing.M) int {
 	return code
 }
 
-func findBusybox() (string, error) {
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if _, err := os.Stat(p); err != nil {
-			continue
-		}
-		if out, err := exec.Command("ldd", p).CombinedOutput(); err != nil || bytes.Contains(out, []byte("not a dynamic")) {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("a static busybox is required (apt-get install busybox-static)")
-}
-
 // makeBusyboxTar writes a rootfs tarball like Docker's busybox image.
 func makeBusyboxTar(path string) error {
-	bb, err := findBusybox()
+	bb, err := testenv.FindBusybox()
 	if err != nil {
 		return err
 	}
@@ -170,45 +149,6 @@ func (b *tarBuilder) bytes() []byte {
 	}
 	b.tw.Close()
 	return b.buf.Bytes()
-}
-
-func removeCgroupParent() error {
-	var errs []string
-	for _, h := range cgroupMounts() {
-		d := filepath.Join(h, cgroupParent)
-		if _, err := os.Stat(d); err != nil {
-			continue
-		}
-		subs, _ := os.ReadDir(d)
-		for _, s := range subs {
-			if s.IsDir() {
-				errs = append(errs, "leftover cgroup "+filepath.Join(d, s.Name()))
-				os.Remove(filepath.Join(d, s.Name()))
-			}
-		}
-		if err := os.Remove(d); err != nil {
-			errs = append(errs, err.Error())
-		}
-		os.Remove(filepath.Dir(d))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
-}
-
-func cgroupMounts() []string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		for i, x := range f {
-			if x == "-" && i+1 < len(f) && (f[i+1] == "cgroup" || f[i+1] == "cgroup2") {
-				out = append(out, f[4])
-			}
-		}
-	}
-	return out
 }
 
 // Env is one test's minidock: its own root and exec root.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/minirunc/minirunc/tests/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,7 +137,7 @@ func TestCgroupResourcesWritten(t *testing.T) {
 	wantCg(t, "pids", id, "pids.max", "100")
 	// Init sits in every hierarchy, the cgroup2 one of a hybrid host too.
 	pid := fmt.Sprint(e.State(id)["pid"])
-	for _, m := range cgroupMounts() {
+	for _, m := range testenv.CgroupMounts() {
 		data, err := os.ReadFile(filepath.Join(m, cgroupParent, id, "cgroup.procs"))
 		if err != nil || !strings.Contains(" "+strings.Join(strings.Fields(string(data)), " ")+" ", " "+pid+" ") {
 			t.Errorf("init %s not in %s: %q %v", pid, m, data, err)

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/minirunc/minirunc/tests/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -523,7 +524,7 @@ func TestExecCgroup(t *testing.T) {
 // freeze freezes or thaws the container's cgroup directly.
 func freeze(t *testing.T, id string, frozen bool) {
 	t.Helper()
-	for _, h := range cgroupMounts() {
+	for _, h := range testenv.CgroupMounts() {
 		d := filepath.Join(h, cgroupParent, id)
 		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
 			v := map[bool]string{true: "FROZEN", false: "THAWED"}[frozen]

@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"github.com/minirunc/minirunc/tests/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,7 +184,7 @@ func noPidNS(s *specs.Spec) {
 // cgroup hierarchy, whether it exists or not.
 func cliCgroupDirs(id string) []string {
 	var out []string
-	for _, h := range cgroupMounts() {
+	for _, h := range testenv.CgroupMounts() {
 		out = append(out, filepath.Join(h, cgroupParent, id))
 	}
 	return out

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"github.com/minirunc/minirunc/tests/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,7 +167,7 @@ func statusField(t *testing.T, status, name string) string {
 // the host, in any hierarchy.
 func hostCgroupDirs(id string) []string {
 	var out []string
-	for _, h := range cgroupMounts() {
+	for _, h := range testenv.CgroupMounts() {
 		d := filepath.Join(h, cgroupParent, id)
 		if _, err := os.Stat(d); err == nil {
 			out = append(out, d)

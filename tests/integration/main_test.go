@@ -10,13 +10,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/minirunc/minirunc/tests/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,19 +39,9 @@ func TestMain(m *testing.M) {
 		fmt.Println("integration tests need root; skipping")
 		os.Exit(0)
 	}
-	if os.Getenv("MINIRUNC_TEST_MNTNS") == "" {
-		// Re-exec in a private mount namespace: mounts made by tests (and
-		// any propagation mistake) stay inside it.
-		unshare, err := exec.LookPath("unshare")
-		if err != nil {
-			fmt.Println("unshare (util-linux) is required:", err)
-			os.Exit(1)
-		}
-		args := append([]string{"unshare", "--mount", "--propagation", "private", os.Args[0]}, os.Args[1:]...)
-		err = syscall.Exec(unshare, args, append(os.Environ(), "MINIRUNC_TEST_MNTNS=1"))
-		fmt.Println("re-exec in a mount namespace:", err)
-		os.Exit(1)
-	}
+	// Nothing a test mounts (or, for minidock, configures on a network)
+	// may reach the host.
+	testenv.Reexec("MINIRUNC_TEST_MNTNS", "--mount")
 	os.Exit(run(m))
 }
 
@@ -75,7 +65,7 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
-	if busybox, err = findBusybox(); err != nil {
+	if busybox, err = testenv.FindBusybox(); err != nil {
 		fmt.Println(err)
 		return 1
 	}
@@ -85,26 +75,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if err := removeCgroupParent(); err != nil {
+	if err := testenv.RemoveCgroupParent(cgroupParent); err != nil {
 		fmt.Println("cleanup:", err)
 		if code == 0 {
 			code = 1
 		}
 	}
 	return code
-}
-
-func findBusybox() (string, error) {
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if _, err := os.Stat(p); err != nil {
-			continue
-		}
-		// A static binary is what works inside any rootfs.
-		if out, err := exec.Command("ldd", p).CombinedOutput(); err != nil || bytes.Contains(out, []byte("not a dynamic")) {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("a static busybox is required (apt-get install busybox-static)")
 }
 
 // makeRootfs builds a minimal busybox rootfs like Docker's busybox image.
@@ -145,44 +122,8 @@ func makeRootfs(dir string) error {
 
 // removeCgroupParent removes this run's cgroup parent in every hierarchy,
 // reporting any container cgroup a test left, and /minirunc-test once empty.
-func removeCgroupParent() error {
-	var errs []string
-	for _, h := range cgroupMounts() {
-		d := filepath.Join(h, cgroupParent)
-		if _, err := os.Stat(d); err == nil {
-			subs, _ := os.ReadDir(d)
-			for _, s := range subs {
-				if s.IsDir() {
-					errs = append(errs, "leftover cgroup "+filepath.Join(d, s.Name()))
-					os.Remove(filepath.Join(d, s.Name()))
-				}
-			}
-			if err := os.Remove(d); err != nil {
-				errs = append(errs, err.Error())
-			}
-		}
-		os.Remove(filepath.Dir(d)) // fails while another run uses it
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
-}
 
 // cgroupMounts lists the host's cgroup mount points.
-func cgroupMounts() []string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		for i, x := range f {
-			if x == "-" && i+1 < len(f) && (f[i+1] == "cgroup" || f[i+1] == "cgroup2") {
-				out = append(out, f[4])
-			}
-		}
-	}
-	return out
-}
 
 // Env is one test's world: its own state root and bundles.
 type Env struct {
