@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
@@ -48,7 +49,14 @@ type Hierarchy struct {
 }
 
 // Hierarchies lists the host's cgroup mounts, one per hierarchy.
-func Hierarchies() ([]Hierarchy, error) {
+//
+// A command parses mountinfo once: create asks for the hierarchies at every
+// step (resolve, prepare, join, apply), and they do not change meanwhile.
+func Hierarchies() ([]Hierarchy, error) { return hierarchies() }
+
+var hierarchies = sync.OnceValues(readHierarchies)
+
+func readHierarchies() ([]Hierarchy, error) {
 	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
 		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
 	})

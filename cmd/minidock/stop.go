@@ -35,22 +35,13 @@ func stopCommand() *cli.Command {
 		Usage:     "stop running containers: the stop signal, then SIGKILL after -t seconds",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		Flags:     stopFlags(),
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
+		Action: perContainer(func(m *container.Manager, cmd *cli.Command, ref string) error {
+			c, _, err := m.Lookup(ref)
 			if err != nil {
 				return err
 			}
-			return forEach(cmd, func(ref string) error {
-				c, _, err := m.Lookup(ref)
-				if err != nil {
-					return err
-				}
-				return m.Stop(c.ID, stopTimeout(cmd, c), cmd.String("signal"))
-			})
-		},
+			return m.Stop(c.ID, stopTimeout(cmd, c), cmd.String("signal"))
+		}),
 	}
 }
 
@@ -60,32 +51,23 @@ func restartCommand() *cli.Command {
 		Usage:     "stop then start containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		Flags:     stopFlags(),
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
+		Action: perContainer(func(m *container.Manager, cmd *cli.Command, ref string) error {
+			c, _, err := m.Lookup(ref)
 			if err != nil {
 				return err
 			}
-			return forEach(cmd, func(ref string) error {
-				c, _, err := m.Lookup(ref)
-				if err != nil {
-					return err
-				}
-				if err := m.Stop(c.ID, stopTimeout(cmd, c), cmd.String("signal")); err != nil {
-					return err
-				}
-				res, err := m.Start(c.ID, nil)
-				if err != nil {
-					return err
-				}
-				if res.Err != "" {
-					return codeError{res.Code, fmt.Errorf("%s", res.Err)}
-				}
-				return nil
-			})
-		},
+			if err := m.Stop(c.ID, stopTimeout(cmd, c), cmd.String("signal")); err != nil {
+				return err
+			}
+			res, err := m.Start(c.ID, nil)
+			if err != nil {
+				return err
+			}
+			if res.Err != "" {
+				return codeError{res.Code, fmt.Errorf("%s", res.Err)}
+			}
+			return nil
+		}),
 	}
 }
 
