@@ -1,42 +1,83 @@
-// Command bench measures minirunc against runc and crun on one busybox
-// bundle, interleaved and rotated so that all runtimes see the same machine
-// state, and prints medians and paired ratios. It is a benchmark, not a
-// test: it never fails on a number.
+// Command bench measures minirunc against runc and crun in one run, on one
+// busybox root file system, and prints medians and paired ratios (issue #9).
+// It is a benchmark, not a test: it never fails on a number.
+//
+// Method. Every runtime gets the same operations in the same order; the
+// runtimes are interleaved round by round and their order rotates each
+// round, so that all of them see the same machine state. A ratio is the
+// median of the per-round ratios (paired), for wall time and for the
+// user+sys CPU time of the runtime's process tree (rusage of the waited
+// child). The operations are:
+//
+//   - run /bin/true (pid, net, ipc, uts, mount namespaces, read-only root,
+//     an absolute cgroupsPath of its own), and run without a network
+//     namespace;
+//   - create, state, list with 1 container, list with 50 running
+//     containers present (a second state root), start, delete (stopped);
+//   - exec /bin/true into a running sleep, delete --force of it;
+//   - scale: 50 sleep containers, each with its own bundle and cgroup, up
+//     (create+start) and down (delete --force), sequentially and 8-way
+//     parallel, in a few rounds of their own, the runtime order rotating;
+//   - peak RSS of each operation with GNU time %M, in extra passes so the
+//     wall and CPU samples are not disturbed (Go's vfork makes a Go child's
+//     maxrss include its parent's; /usr/bin/time is a small C program);
+//   - the floor: unshare mnt/uts/ipc/pid(/net) --fork chroot rootfs
+//     /bin/true, with and without --net.
 //
 // It re-executes itself in a private mount namespace. crun 1.8.1 refuses a
 // hybrid cgroup host, so inside that namespace an empty file covers
 // /sys/fs/cgroup/unified/cgroup.controllers for every runtime alike (host
-// mounts are untouched).
+// mounts are untouched). Detached containers get /dev/null for stdin and
+// stdout (a container holding the timer's stdout delays it) and a file for
+// stderr. Every container, cgroup (under /minirunc-bench in every
+// hierarchy) and temporary directory is removed at the end, also after an
+// error or SIGINT/SIGTERM.
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
+// cgParent holds every container's cgroup, in every hierarchy.
 const cgParent = "/minirunc-bench"
 
-type sample struct{ wall, cpu float64 }
-
-type runtimeUnderTest struct {
-	name, path, root string
-	samples          map[string][]sample
-}
-
 var (
-	rounds = flag.Int("rounds", 20, "rounds of every operation")
-	mrBin  = flag.String("minirunc", "bin/minirunc", "minirunc binary")
+	rounds      = flag.Int("rounds", 30, "rounds of every single operation")
+	rssRounds   = flag.Int("rss-rounds", 5, "extra rounds measuring peak RSS through GNU time")
+	scaleRounds = flag.Int("scale-rounds", 3, "rounds of the scale test")
+	scaleN      = flag.Int("scale-n", 50, "containers in the scale test")
+	listN       = flag.Int("list-n", 50, "containers present for the second list")
+	parallel    = flag.Int("parallel", 8, "workers in the parallel scale test")
+	markdown    = flag.Bool("markdown", true, "print the tables again as markdown at the end")
+	mrBin       = flag.String("minirunc", "bin/minirunc", "minirunc binary")
+	timeBin     = flag.String("time", "/usr/bin/time", "GNU time, for peak RSS")
 )
+
+// stopping is set by SIGINT, SIGTERM or SIGHUP; the loops check it between
+// commands and return errInterrupted, and the deferred cleanup runs.
+var stopping atomic.Bool
+
+var errInterrupted = errors.New("interrupted")
+
+func interrupted() error {
+	if stopping.Load() {
+		return errInterrupted
+	}
+	return nil
+}
 
 func main() {
 	flag.Parse()
@@ -54,288 +95,273 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: re-exec in a mount namespace:", err)
 		os.Exit(1)
 	}
-	if err := bench(); err != nil {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		for s := range sigs {
+			if !stopping.Swap(true) {
+				fmt.Fprintf(os.Stderr, "\nbench: %v: stopping after the current command, then cleaning up\n", s)
+			}
+		}
+	}()
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.Is(err, errInterrupted) {
+			os.Exit(130)
+		}
 		os.Exit(1)
 	}
 }
 
-func bench() error {
-	work, err := os.MkdirTemp("", "minirunc-bench-")
+// bench is one benchmark run: its work directory, bundles and runtimes.
+type bench struct {
+	work   string
+	rootfs string
+	tmpl   []byte // config.json from `minirunc spec`
+	rts    []*runtimeUnderTest
+	floor  map[string][]sample // floor command -> per round
+	// rssRef is the peak RSS of the reference commands (floor, /bin/true).
+	rssRef map[string][]float64
+}
+
+// runtimeUnderTest is one runtime and its samples, indexed by round.
+type runtimeUnderTest struct {
+	name, path string
+	// root holds the single operations' containers, root50 the list-N
+	// containers, rootScale the scale test's.
+	root, root50, rootScale string
+	samples                 map[string][]sample  // op -> per round
+	rss                     map[string][]float64 // op -> per RSS round, KiB
+	scale                   map[string][]float64 // phase -> per scale round, ms
+}
+
+func (rt *runtimeUnderTest) roots() []string { return []string{rt.root, rt.root50, rt.rootScale} }
+
+func run() (err error) {
+	b := &bench{floor: map[string][]sample{}, rssRef: map[string][]float64{}}
+	b.work, err = os.MkdirTemp("", "minirunc-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer os.RemoveAll(b.work)
 	defer removeCgroups()
-	if st, err := os.Stat("/sys/fs/cgroup/unified/cgroup.controllers"); err == nil && st.Mode().IsRegular() {
-		empty := filepath.Join(work, "empty")
-		os.WriteFile(empty, nil, 0o644)
-		if err := unix.Mount(empty, "/sys/fs/cgroup/unified/cgroup.controllers", "", unix.MS_BIND, ""); err == nil {
-			fmt.Println("note: hybrid cgroup host; an empty cgroup.controllers covers /sys/fs/cgroup/unified in this mount namespace (for crun), for every runtime")
-		}
-	}
 	// As a subreaper the bench reaps detached containers itself, so it
-	// knows when one has stopped without asking the runtime.
+	// knows when one has stopped without asking the runtime, and no
+	// zombie outlives the run.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	bundle, err := makeBundle(work)
-	if err != nil {
+	defer reapAll()
+	defer killCgroupProcs()
+	coverNote := coverUnified(b.work)
+	if err := b.makeRootfs(); err != nil {
 		return err
 	}
 	mr, _ := filepath.Abs(*mrBin)
-	var rts []*runtimeUnderTest
 	for _, c := range [][2]string{{"minirunc", mr}, {"crun", "crun"}, {"runc", "runc"}} {
 		p, err := exec.LookPath(c[1])
 		if err != nil {
 			fmt.Printf("note: %s not found, skipped\n", c[0])
 			continue
 		}
-		rts = append(rts, &runtimeUnderTest{name: c[0], path: p, root: filepath.Join(work, "root-"+c[0]), samples: map[string][]sample{}})
+		dir := filepath.Join(b.work, "state-"+c[0])
+		b.rts = append(b.rts, &runtimeUnderTest{name: c[0], path: p,
+			root: dir + "/single", root50: dir + "/list", rootScale: dir + "/scale",
+			samples: map[string][]sample{}, rss: map[string][]float64{}, scale: map[string][]float64{}})
 	}
-	floor := []sample{}
+	if len(b.rts) == 0 || b.rts[0].name != "minirunc" {
+		return fmt.Errorf("minirunc binary %s not found", mr)
+	}
+	defer b.removeContainers()
+	haveTime := true
+	if _, err := os.Stat(*timeBin); err != nil {
+		fmt.Printf("note: %s missing (apt-get install time): no peak RSS\n", *timeBin)
+		haveTime = false
+	}
+	printHeader(b, coverNote, haveTime)
+	start := time.Now()
+
+	fmt.Printf("setup: %d running sleep containers per runtime for list (%d)\n", *listN, *listN)
+	for _, rt := range b.rts {
+		if err := b.listSet(rt, true); err != nil {
+			return fmt.Errorf("%s: list set: %w", rt.name, err)
+		}
+	}
 	for r := 0; r < *rounds; r++ {
-		for i := range rts {
-			rt := rts[(i+r)%len(rts)]
-			if err := round(rt, bundle, r); err != nil {
+		progress("single operations", r, *rounds)
+		for i := range b.rts {
+			rt := b.rts[(i+r)%len(b.rts)]
+			if err := b.round(rt, r, false); err != nil {
 				return fmt.Errorf("%s: %w", rt.name, err)
 			}
 		}
-		s, err := timed("unshare", "--mount", "--uts", "--ipc", "--pid", "--net", "--fork", "chroot", filepath.Join(bundle, "rootfs"), "/bin/true")
-		if err == nil {
-			floor = append(floor, s)
-		}
-	}
-	report(rts, floor)
-	return nil
-}
-
-// round runs each operation once for rt.
-func round(rt *runtimeUnderTest, bundle string, r int) error {
-	id := fmt.Sprintf("%s-%d", rt.name, r)
-	if err := setCgroup(bundle, id); err != nil {
-		return err
-	}
-	base := []string{"--root", rt.root}
-	ops := []struct {
-		name string
-		args []string
-	}{
-		{"run", []string{"run", "--bundle", bundle, id + "-run"}},
-		{"create", []string{"create", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pid"), id}},
-		{"state", []string{"state", id}},
-		{"list", []string{"list"}},
-		{"start", []string{"start", id}},
-	}
-	for _, op := range ops {
-		if op.name == "run" {
-			setCgroup(bundle, id+"-run")
-		} else if op.name == "create" {
-			setCgroup(bundle, id)
-		}
-		s, err := timed(rt.path, append(base, op.args...)...)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op.name, err)
-		}
-		rt.samples[op.name] = append(rt.samples[op.name], s)
-	}
-	// /bin/true has exited once the subreaper reaps it.
-	data, _ := os.ReadFile(filepath.Join(bundle, "pid"))
-	var pid int
-	fmt.Sscan(string(data), &pid)
-	var ws unix.WaitStatus
-	unix.Wait4(pid, &ws, 0, nil)
-	s, err := timed(rt.path, append(base, "delete", id)...)
-	if err != nil {
-		return fmt.Errorf("delete: %w", err)
-	}
-	rt.samples["delete"] = append(rt.samples["delete"], s)
-	// exec and delete --force need a running container.
-	long := id + "-long"
-	if err := setCgroup(bundle, long, "/bin/sleep", "1000"); err != nil {
-		return err
-	}
-	for _, args := range [][]string{{"create", "--bundle", bundle, long}, {"start", long}} {
-		if _, err := timed(rt.path, append(base, args...)...); err != nil {
+		if err := b.floorRound(false); err != nil {
 			return err
 		}
 	}
-	for _, op := range []struct {
-		name string
-		args []string
-	}{{"exec", []string{"exec", long, "/bin/true"}}, {"delete -f", []string{"delete", "--force", long}}} {
-		s, err := timed(rt.path, append(base, op.args...)...)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op.name, err)
+	for r := 0; haveTime && r < *rssRounds; r++ {
+		progress("peak RSS passes", r, *rssRounds)
+		for i := range b.rts {
+			rt := b.rts[(i+r)%len(b.rts)]
+			if err := b.round(rt, r, true); err != nil {
+				return fmt.Errorf("%s (RSS pass): %w", rt.name, err)
+			}
 		}
-		rt.samples[op.name] = append(rt.samples[op.name], s)
+		if err := b.floorRound(true); err != nil {
+			return err
+		}
+	}
+	for _, rt := range b.rts {
+		if err := b.listSet(rt, false); err != nil {
+			return fmt.Errorf("%s: list set: %w", rt.name, err)
+		}
 	}
 	reapAll()
+	for s := 0; s < *scaleRounds; s++ {
+		progress("scale", s, *scaleRounds)
+		if err := b.scaleRound(s); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("done in %.0f s\n", time.Since(start).Seconds())
+	b.report(haveTime)
 	return nil
 }
 
-// reapAll reaps the containers that ended under this subreaper.
+// progress prints "what: 1 2 3 ... n", one number per round.
+func progress(what string, i, n int) {
+	if i == 0 {
+		fmt.Printf("%s (%d rounds):", what, n)
+	}
+	fmt.Printf(" %d", i+1)
+	if i+1 == n {
+		fmt.Println()
+	}
+}
+
+// coverUnified hides cgroup2's controllers from crun 1.8.1, which refuses
+// a hybrid host, by an empty file bound over cgroup.controllers in this
+// private mount namespace, for every runtime alike.
+func coverUnified(work string) string {
+	const f = "/sys/fs/cgroup/unified/cgroup.controllers"
+	st, err := os.Stat(f)
+	if err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	empty := filepath.Join(work, "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		return ""
+	}
+	if err := unix.Mount(empty, f, "", unix.MS_BIND, ""); err != nil {
+		return "hybrid cgroup host, but covering " + f + " failed: " + err.Error() + " (crun may refuse)"
+	}
+	return "hybrid cgroup host (v1 controllers + cgroup2 at /sys/fs/cgroup/unified): crun 1.8.1 refuses it, so " +
+		"an empty file covers " + f + " in the bench's private mount namespace, for every runtime alike (host mounts untouched)"
+}
+
+// removeContainers deletes --force whatever container is left in any of
+// the runtimes' state roots.
+func (b *bench) removeContainers() {
+	for _, rt := range b.rts {
+		for _, root := range rt.roots() {
+			out, err := command(rt.path, "--root", root, "list", "-q").Output()
+			if err != nil {
+				continue
+			}
+			for _, id := range strings.Fields(string(out)) {
+				command(rt.path, "--root", root, "delete", "--force", id).Run()
+			}
+		}
+	}
+	reapAll()
+}
+
+// cgRun is this run's cgroup, under cgParent: engineers sharing the
+// machine may run the bench at the same time, and the cleanup touches only
+// this run's cgroups and processes.
+var cgRun = fmt.Sprintf("%s/run-%d", cgParent, os.Getpid())
+
+// cgroupDirs lists, in every cgroup hierarchy mounted in this namespace,
+// the container cgroups under cgRun and cgRun itself.
+func cgroupDirs() (subs, runs []string) {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		for i, x := range f {
+			if x != "-" || i+1 >= len(f) || (f[i+1] != "cgroup" && f[i+1] != "cgroup2") {
+				continue
+			}
+			d := filepath.Join(f[4], cgRun)
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			if _, err := os.Stat(d); err != nil {
+				continue
+			}
+			runs = append(runs, d)
+			ents, _ := os.ReadDir(d)
+			for _, e := range ents {
+				if e.IsDir() {
+					subs = append(subs, filepath.Join(d, e.Name()))
+				}
+			}
+		}
+	}
+	return subs, runs
+}
+
+// killCgroupProcs SIGKILLs the processes left in this run's cgroups:
+// containers this run started whose runtime failed to remove them.
+func killCgroupProcs() {
+	subs, _ := cgroupDirs()
+	killed := false
+	for _, d := range subs {
+		data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		for _, s := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(s); err == nil && pid > 1 {
+				unix.Kill(pid, unix.SIGKILL)
+				killed = true
+			}
+		}
+	}
+	if killed {
+		time.Sleep(100 * time.Millisecond)
+		reapAll()
+	}
+}
+
+// removeCgroups removes this run's cgroups, and cgParent when no other run
+// uses it.
+func removeCgroups() {
+	subs, runs := cgroupDirs()
+	for _, d := range subs {
+		// A runtime may nest cgroups of its own: deepest first.
+		var dirs []string
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			os.Remove(dirs[i])
+		}
+	}
+	for _, d := range runs {
+		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+			fmt.Fprintln(os.Stderr, "bench: cleanup:", err)
+		}
+		os.Remove(filepath.Dir(d)) // fails while another run uses it
+	}
+}
+
+// reapAll reaps the containers that ended under this subreaper. Call it
+// only when no command of the bench is running: it would steal its status.
 func reapAll() {
 	for {
 		var ws unix.WaitStatus
 		if pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err != nil || pid <= 0 {
 			return
-		}
-	}
-}
-
-func timed(path string, args ...string) (sample, error) {
-	cmd := exec.Command(path, args...)
-	// A file, not a pipe: a detached container keeps its stderr open, and
-	// waiting for a pipe's end would time the container.
-	errFile, err := os.CreateTemp("", "bench-stderr-")
-	if err != nil {
-		return sample{}, err
-	}
-	defer os.Remove(errFile.Name())
-	defer errFile.Close()
-	cmd.Stderr = errFile
-	t0 := time.Now()
-	err = cmd.Run()
-	wall := time.Since(t0)
-	if err != nil {
-		msg, _ := os.ReadFile(errFile.Name())
-		return sample{}, fmt.Errorf("%s %s: %v: %s", path, strings.Join(args, " "), err, msg)
-	}
-	// No peak RSS here: Go's vfork makes a child's maxrss include the
-	// parent's, so it needs a small external timer (GNU time).
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	return sample{wall: ms(wall), cpu: ms(cpu)}, nil
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-func field(ss []sample, f func(sample) float64) []float64 {
-	var out []float64
-	for _, s := range ss {
-		out = append(out, f(s))
-	}
-	return out
-}
-
-// pairedRatio is the median of per-round ratios a/b.
-func pairedRatio(a, b []sample) float64 {
-	var rs []float64
-	for i := range a {
-		if i < len(b) && b[i].wall > 0 {
-			rs = append(rs, a[i].wall/b[i].wall)
-		}
-	}
-	return median(rs)
-}
-
-func report(rts []*runtimeUnderTest, floor []sample) {
-	fmt.Printf("\n%d rounds, runtimes rotated each round; medians of wall and user+sys CPU in ms; ratios are medians of per-round wall ratios\n\n", *rounds)
-	fmt.Printf("%-9s", "op")
-	for _, rt := range rts {
-		fmt.Printf(" | %-18s", rt.name+" wall/cpu")
-	}
-	for _, rt := range rts[1:] {
-		fmt.Printf(" | %-14s", "minirunc/"+rt.name)
-	}
-	fmt.Println()
-	for _, op := range []string{"run", "create", "start", "state", "list", "delete", "exec", "delete -f"} {
-		fmt.Printf("%-9s", op)
-		for _, rt := range rts {
-			ss := rt.samples[op]
-			fmt.Printf(" | %8.2f %8.2f ", median(field(ss, func(s sample) float64 { return s.wall })),
-				median(field(ss, func(s sample) float64 { return s.cpu })))
-		}
-		if rts[0].name == "minirunc" {
-			for _, rt := range rts[1:] {
-				fmt.Printf(" | %14.2f", pairedRatio(rts[0].samples[op], rt.samples[op]))
-			}
-		}
-		fmt.Println()
-	}
-	fmt.Printf("\nfloor (unshare mnt/uts/ipc/pid/net + chroot /bin/true): wall %.2f ms, cpu %.2f ms\n",
-		median(field(floor, func(s sample) float64 { return s.wall })), median(field(floor, func(s sample) float64 { return s.cpu })))
-}
-
-func makeBundle(work string) (string, error) {
-	b := filepath.Join(work, "bundle")
-	rootfs := filepath.Join(b, "rootfs")
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			return "", err
-		}
-	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		return "", fmt.Errorf("busybox-static is required: %w", err)
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), data, 0o755); err != nil {
-		return "", err
-	}
-	for _, app := range []string{"true", "sh", "sleep"} {
-		os.Symlink("busybox", filepath.Join(rootfs, "bin", app))
-	}
-	if out, err := exec.Command(*mrBin, "spec", "--bundle", b).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("spec: %v %s", err, out)
-	}
-	return b, nil
-}
-
-// setCgroup rewrites the bundle's config for container id: /bin/true,
-// no terminal, read-only root, pid/net/ipc/uts/mount namespaces, an
-// absolute cgroupsPath of its own.
-func setCgroup(bundle, id string, args ...string) error {
-	p := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	var s map[string]any
-	if err := json.Unmarshal(data, &s); err != nil {
-		return err
-	}
-	proc := s["process"].(map[string]any)
-	// crun 1.8.1 rejects spec versions newer than it knows.
-	s["ociVersion"] = "1.0.2-dev"
-	proc["terminal"] = false
-	if len(args) == 0 {
-		args = []string{"/bin/true"}
-	}
-	proc["args"] = args
-	s["root"] = map[string]any{"path": "rootfs", "readonly": true}
-	linux := s["linux"].(map[string]any)
-	linux["cgroupsPath"] = cgParent + "/" + id
-	linux["namespaces"] = []map[string]string{{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}}
-	out, _ := json.Marshal(s)
-	return os.WriteFile(p, out, 0o644)
-}
-
-func removeCgroups() {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		for i, x := range f {
-			if x == "-" && i+1 < len(f) && (f[i+1] == "cgroup" || f[i+1] == "cgroup2") {
-				d := filepath.Join(f[4], cgParent)
-				subs, _ := os.ReadDir(d)
-				for _, s := range subs {
-					if s.IsDir() {
-						os.Remove(filepath.Join(d, s.Name()))
-					}
-				}
-				os.Remove(d)
-			}
 		}
 	}
 }
