@@ -112,6 +112,9 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	cd tests/clients && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
+# bench: minirunc against crun and runc in one interleaved, rotated run
+# (tests/bench). ROUNDS, RSS_ROUNDS, SCALE_ROUNDS and BENCH_ARGS tune it,
+# e.g. ROUNDS=5 make bench; the default takes a few minutes.
 bench: deps build
 	./scripts/bench.sh $(BIN)
 

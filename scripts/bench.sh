@@ -2,7 +2,7 @@
 # bench.sh BIN: minirunc against runc and crun (installed from Debian if
 # missing), in one interleaved, rotated run, with peak RSS from GNU time
 # (installed if missing). See tests/bench. Environment: ROUNDS (single
-# operations, default 30), RSS_ROUNDS (5), SCALE_ROUNDS (3), BENCH_ARGS
+# operations, default 30), RSS_ROUNDS (5), SCALE_ROUNDS (5), BENCH_ARGS
 # (more flags, e.g. "-markdown=false -scale-n 20").
 set -euo pipefail
 BIN=$(readlink -f "${1:-bin/minirunc}")
@@ -22,4 +22,4 @@ cd "$(dirname "$0")/.."
 go build -o bin/bench ./tests/bench
 # shellcheck disable=SC2086
 exec bin/bench -minirunc "$BIN" -rounds "${ROUNDS:-30}" -rss-rounds "${RSS_ROUNDS:-5}" \
-	-scale-rounds "${SCALE_ROUNDS:-3}" ${BENCH_ARGS:-}
+	-scale-rounds "${SCALE_ROUNDS:-5}" ${BENCH_ARGS:-}

@@ -57,7 +57,7 @@ const cgParent = "/minirunc-bench"
 var (
 	rounds      = flag.Int("rounds", 30, "rounds of every single operation")
 	rssRounds   = flag.Int("rss-rounds", 5, "extra rounds measuring peak RSS through GNU time")
-	scaleRounds = flag.Int("scale-rounds", 3, "rounds of the scale test")
+	scaleRounds = flag.Int("scale-rounds", 5, "rounds of the scale test")
 	scaleN      = flag.Int("scale-n", 50, "containers in the scale test")
 	listN       = flag.Int("list-n", 50, "containers present for the second list")
 	parallel    = flag.Int("parallel", 8, "workers in the parallel scale test")
@@ -105,7 +105,7 @@ func main() {
 		}
 	}()
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
+		fmt.Fprintln(os.Stderr, "\nbench:", err)
 		if errors.Is(err, errInterrupted) {
 			os.Exit(130)
 		}
@@ -262,11 +262,19 @@ func coverUnified(work string) string {
 func (b *bench) removeContainers() {
 	for _, rt := range b.rts {
 		for _, root := range rt.roots() {
-			out, err := command(rt.path, "--root", root, "list", "-q").Output()
-			if err != nil {
-				continue
+			var ids []string
+			if out, err := command(rt.path, "--root", root, "list", "-q").Output(); err == nil {
+				ids = strings.Fields(string(out))
+			} else {
+				// runc, crun and minirunc keep a directory per container.
+				ents, _ := os.ReadDir(root)
+				for _, e := range ents {
+					if e.IsDir() {
+						ids = append(ids, e.Name())
+					}
+				}
 			}
-			for _, id := range strings.Fields(string(out)) {
+			for _, id := range ids {
 				command(rt.path, "--root", root, "delete", "--force", id).Run()
 			}
 		}
