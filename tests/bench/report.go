@@ -267,7 +267,7 @@ func (b *bench) scaleTable() *table {
 // floorTable is the floor, and each runtime's run against it (paired by
 // round): run vs the floor with --net, run (host netns) vs without.
 func (b *bench) floorTable() *table {
-	t := &table{title: "Floor (no runtime: namespaces + chroot + /bin/true) and each run's distance from it (paired wall ratio)",
+	t := &table{title: "Floor (no runtime: namespaces + chroot + /bin/true) and each run's distance from it (paired ratios of wall and of CPU)",
 		head: []string{"command", "wall ms", "CPU ms"}}
 	for _, n := range floorCmds {
 		t.add(n, f2(median(walls(b.floor[n]))), f2(median(cpus(b.floor[n]))))
