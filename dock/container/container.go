@@ -35,6 +35,7 @@ type Container struct {
 	HostsPath              string
 	ResolvConfPath         string
 	HasBeenManuallyStopped bool
+	ShmPath                string `json:",omitempty"` // the host dir bound on /dev/shm (--ipc shareable, host)
 	NetworkSettings        *NetworkSettings `json:",omitempty"`
 }
 
@@ -105,6 +106,9 @@ type HostConfig struct {
 	PortBindings   map[string][]network.PortBinding `json:",omitempty"`
 	Devices        []DeviceMapping                  `json:",omitempty"`
 	Init           bool                             `json:",omitempty"`
+	PidMode        string                           `json:",omitempty"` // "", host, container:ID
+	IpcMode        string                           `json:",omitempty"` // "", private, shareable, none, host, container:ID
+	UTSMode        string                           `json:",omitempty"` // "", host, container:ID
 }
 
 // DeviceMapping is --device HOST[:CONTAINER[:PERMS]].
