@@ -35,7 +35,7 @@ type Container struct {
 	HostsPath              string
 	ResolvConfPath         string
 	HasBeenManuallyStopped bool
-	ShmPath                string `json:",omitempty"` // the host dir bound on /dev/shm (--ipc shareable, host)
+	ShmPath                string           `json:",omitempty"` // the host dir bound on /dev/shm (--ipc shareable, host)
 	NetworkSettings        *NetworkSettings `json:",omitempty"`
 }
 

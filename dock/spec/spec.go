@@ -231,8 +231,8 @@ func Generate(o *Options) (*specs.Spec, error) {
 			MaskedPaths:   MaskedPaths,
 			ReadonlyPaths: ReadonlyPaths,
 			Sysctl:        o.Sysctls,
-			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}},
-			Resources:  resources(o),
+			Namespaces:    []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+			Resources:     resources(o),
 		},
 	}
 	for _, ns := range []struct {
