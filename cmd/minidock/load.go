@@ -27,10 +27,15 @@ func loadCommand() *cli.Command {
 			in := cmd.String("input")
 			if in == "" || in == "-" {
 				// Stdin is spooled to a file: an archive is read more than once.
-				f, err := os.CreateTemp(m.Root, ".load-stdin-")
+				wd, err := m.Images.WorkDir()
 				if err != nil {
 					return err
 				}
+				f, err := os.CreateTemp(wd, "stdin-")
+				if err != nil {
+					return err
+				}
+				defer m.Images.DoneWork()
 				defer os.Remove(f.Name())
 				_, err = io.Copy(f, os.Stdin)
 				f.Close()

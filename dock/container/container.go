@@ -8,11 +8,10 @@ package container
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/minirunc/minirunc/dock/fsutil"
 	"github.com/minirunc/minirunc/dock/network"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -154,25 +153,7 @@ func (c *Container) MonitorAlive() bool {
 }
 
 // ProcStart is field 22 of /proc/<pid>/stat, the process's start time.
-func ProcStart(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("bad stat for %d", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, fmt.Errorf("bad stat for %d", pid)
-	}
-	if f[0] == "Z" {
-		return 0, fmt.Errorf("process %d is a zombie", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
+func ProcStart(pid int) (uint64, error) { return fsutil.ProcStart(pid) }
 
 // StatusLine is ps's STATUS column, as Docker words it.
 func (c *Container) StatusLine(now time.Time) string {

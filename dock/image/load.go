@@ -203,7 +203,11 @@ func (s *Store) Load(p string, progress Progress) ([]Loaded, error) {
 	case names["manifest.json"]:
 		return s.loadDockerArchive(opener, progress)
 	case names["index.json"] && names["oci-layout"]:
-		dir, err := os.MkdirTemp(s.Root, ".load-")
+		wd, err := s.WorkDir()
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp(wd, "layout-")
 		if err != nil {
 			return nil, err
 		}
