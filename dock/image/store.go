@@ -70,7 +70,6 @@ func (s *Store) reposFile() string  { return filepath.Join(s.base(), "repositori
 // MountsDir is layerdb/mounts, one dir per container.
 func (s *Store) MountsDir() string { return filepath.Join(s.base(), "layerdb", "mounts") }
 
-
 var hexRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
 func hexOf(d string) (string, error) {
