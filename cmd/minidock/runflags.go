@@ -38,7 +38,7 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "pid", Usage: "PID namespace: host, container:NAME|ID (default: its own)"},
 		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), shareable, none, host, container:NAME|ID"},
 		&cli.StringFlag{Name: "uts", Usage: "UTS namespace: host, container:NAME|ID (default: its own)"},
-		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a TCP port: [HOSTIP:]HOSTPORT:PORT[/tcp] (bridge network)"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: [HOSTIP:]HOSTPORT:PORT[/tcp|/udp] (bridge network)"},
 		&cli.StringSliceFlag{Name: "cap-add", Usage: "add capabilities"},
 		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capabilities"},
 		&cli.StringSliceFlag{Name: "security-opt", Usage: "seccomp=unconfined|FILE, no-new-privileges"},
