@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/minirunc/minirunc/dock/image"
+	"github.com/minirunc/minirunc/dock/progress"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
 )
 
 func loadCommand() *cli.Command {
@@ -27,10 +29,15 @@ func loadCommand() *cli.Command {
 			in := cmd.String("input")
 			if in == "" || in == "-" {
 				// Stdin is spooled to a file: an archive is read more than once.
-				f, err := os.CreateTemp(m.Root, ".load-stdin-")
+				wd, err := m.Images.WorkDir()
 				if err != nil {
 					return err
 				}
+				f, err := os.CreateTemp(wd, "stdin-")
+				if err != nil {
+					return err
+				}
+				defer m.Images.DoneWork()
 				defer os.Remove(f.Name())
 				_, err = io.Copy(f, os.Stdin)
 				f.Close()
@@ -44,10 +51,7 @@ func loadCommand() *cli.Command {
 				return err
 			}
 			defer lk.Unlock()
-			var progress image.Progress
-			if !cmd.Bool("quiet") {
-				progress = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
-			}
+			progress := newProgress(cmd.Bool("quiet"))
 			loaded, err := m.Images.Load(in, progress)
 			for _, l := range loaded {
 				if len(l.Tags) == 0 {
@@ -169,10 +173,7 @@ func pullCommand() *cli.Command {
 				return err
 			}
 			defer lk.Unlock()
-			var progress image.Progress
-			if !cmd.Bool("quiet") {
-				progress = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
-			}
+			progress := newProgress(cmd.Bool("quiet"))
 			ref := cmd.Args().First()
 			id, err := m.Images.Pull(ref, image.PullOptions{Insecure: cmd.Bool("insecure"),
 				Username: cmd.String("username"), Password: cmd.String("password")}, progress)
@@ -183,4 +184,20 @@ func pullCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// newProgress is the progress display of pull and load on stdout, as
+// Docker's: in place on a terminal, one line per step otherwise, none
+// with --quiet.
+func newProgress(quiet bool) *progress.Display {
+	if quiet {
+		return nil
+	}
+	fd := int(os.Stdout.Fd())
+	tty := term.IsTerminal(fd)
+	width := 0
+	if tty {
+		width, _, _ = term.GetSize(fd)
+	}
+	return progress.New(os.Stdout, tty, width)
 }

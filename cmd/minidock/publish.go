@@ -24,10 +24,11 @@ func parsePublish(hc *container.HostConfig, publish []string) error {
 		if err != nil {
 			return err
 		}
-		if seen[b.HostIP+":"+b.HostPort] {
-			return fmt.Errorf("invalid port specification: %q: host port %s is published twice", p, b.HostPort)
+		_, proto, _ := strings.Cut(key, "/")
+		if seen[b.HostIP+":"+b.HostPort+"/"+proto] {
+			return fmt.Errorf("invalid port specification: %q: host port %s/%s is published twice", p, b.HostPort, proto)
 		}
-		seen[b.HostIP+":"+b.HostPort] = true
+		seen[b.HostIP+":"+b.HostPort+"/"+proto] = true
 		if hc.PortBindings == nil {
 			hc.PortBindings = map[string][]network.PortBinding{}
 		}

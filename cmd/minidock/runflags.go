@@ -35,7 +35,10 @@ func createFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "CPU shares (relative weight)"},
 		&cli.Int64Flag{Name: "pids-limit", Usage: "the most processes (-1 unlimited)"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none, host, bridge, container:NAME|ID"},
-		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a TCP port: [HOSTIP:]HOSTPORT:PORT[/tcp] (bridge network)"},
+		&cli.StringFlag{Name: "pid", Usage: "PID namespace: host, container:NAME|ID (default: its own)"},
+		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), shareable, none, host, container:NAME|ID"},
+		&cli.StringFlag{Name: "uts", Usage: "UTS namespace: host, container:NAME|ID (default: its own)"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: [HOSTIP:]HOSTPORT:PORT[/tcp|/udp] (bridge network)"},
 		&cli.StringSliceFlag{Name: "cap-add", Usage: "add capabilities"},
 		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capabilities"},
 		&cli.StringSliceFlag{Name: "security-opt", Usage: "seccomp=unconfined|FILE, no-new-privileges"},
@@ -145,6 +148,18 @@ func buildConfig(cmd *cli.Command, img *image.Image, ref string, args []string) 
 		AutoRemove: cmd.Bool("rm"), CapAdd: cmd.StringSlice("cap-add"), CapDrop: cmd.StringSlice("cap-drop"),
 		SecurityOpt: cmd.StringSlice("security-opt"), ReadonlyRootfs: cmd.Bool("read-only"),
 		CPUShares: cmd.Int64("cpu-shares"), Init: cmd.Bool("init"),
+		PidMode: cmd.String("pid"), IpcMode: cmd.String("ipc"), UTSMode: cmd.String("uts"),
+	}
+	for _, ns := range [][2]string{{"pid", hc.PidMode}, {"ipc", hc.IpcMode}, {"uts", hc.UTSMode}} {
+		if err := container.CheckNamespaceMode(ns[0], ns[1]); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.Hostname != "" && hc.UTSMode != "" {
+		return nil, nil, fmt.Errorf("conflicting options: hostname and the UTS mode")
+	}
+	if cfg.Hostname != "" && strings.HasPrefix(hc.NetworkMode, "container:") {
+		return nil, nil, fmt.Errorf("conflicting options: hostname and the network mode")
 	}
 	if hc.Init {
 		if _, err := container.InitBinary(); err != nil {
@@ -314,11 +329,16 @@ func createContainer(cmd *cli.Command) (*container.Manager, *container.Container
 		}
 		hc.NetworkMode = "container:" + xc.ID
 	}
+	// run starts at once: a namespace to join must be there now, before
+	// anything is made.
+	if err := m.ResolveNamespaceModes(hc, cmd.Name == "run"); err != nil {
+		return nil, nil, err
+	}
 	c, err := m.Create(cmd.String("name"), img, cfg, hc)
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.Config.Hostname == "" {
+	if c.Config.Hostname == "" && hc.UTSMode == "" {
 		c, err = m.Update(c.ID, func(c *container.Container) error {
 			c.Config.Hostname = c.ShortID()
 			return nil

@@ -8,11 +8,10 @@ package container
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/minirunc/minirunc/dock/fsutil"
 	"github.com/minirunc/minirunc/dock/network"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -35,6 +34,7 @@ type Container struct {
 	HostsPath              string
 	ResolvConfPath         string
 	HasBeenManuallyStopped bool
+	ShmPath                string           `json:",omitempty"` // the host dir bound on /dev/shm (--ipc shareable, host)
 	NetworkSettings        *NetworkSettings `json:",omitempty"`
 }
 
@@ -105,6 +105,9 @@ type HostConfig struct {
 	PortBindings   map[string][]network.PortBinding `json:",omitempty"`
 	Devices        []DeviceMapping                  `json:",omitempty"`
 	Init           bool                             `json:",omitempty"`
+	PidMode        string                           `json:",omitempty"` // "", host, container:ID
+	IpcMode        string                           `json:",omitempty"` // "", private, shareable, none, host, container:ID
+	UTSMode        string                           `json:",omitempty"` // "", host, container:ID
 }
 
 // DeviceMapping is --device HOST[:CONTAINER[:PERMS]].
@@ -150,25 +153,7 @@ func (c *Container) MonitorAlive() bool {
 }
 
 // ProcStart is field 22 of /proc/<pid>/stat, the process's start time.
-func ProcStart(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("bad stat for %d", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, fmt.Errorf("bad stat for %d", pid)
-	}
-	if f[0] == "Z" {
-		return 0, fmt.Errorf("process %d is a zombie", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
+func ProcStart(pid int) (uint64, error) { return fsutil.ProcStart(pid) }
 
 // StatusLine is ps's STATUS column, as Docker words it.
 func (c *Container) StatusLine(now time.Time) string {

@@ -109,6 +109,17 @@ func (m *Manager) Prepare(c *Container, hc *HostConfig) (string, error) {
 	if hc.NetworkMode == "host" {
 		hostname, _ = os.Hostname()
 	}
+	ns, err := m.namespaces(c, hc, hostname)
+	if err != nil {
+		return "", err
+	}
+	if ns.shm != c.ShmPath && ns.shm != "none" {
+		c.ShmPath = ns.shm
+		if _, err := m.Update(c.ID, func(cur *Container) error { cur.ShmPath = ns.shm; return nil }); err != nil {
+			return "", err
+		}
+	}
+	hostname = ns.hostname
 	if err := os.WriteFile(c.HostnamePath, []byte(hostname+"\n"), 0o644); err != nil {
 		return "", err
 	}
@@ -143,6 +154,7 @@ func (m *Manager) Prepare(c *Container, hc *HostConfig) (string, error) {
 		NanoCPUs: hc.NanoCpus, CPUShares: hc.CPUShares, NetworkMode: netMode,
 		HostsPath: c.HostsPath, HostnamePath: c.HostnamePath, ResolvConfPath: c.ResolvConfPath,
 		CgroupsPath: filepath.Join(m.CgroupParent, c.ID), Sysctls: hc.Sysctls,
+		PidNS: ns.pid, IpcNS: ns.ipc, UTSNS: ns.uts, Shm: ns.shm,
 	}
 	if hc.PidsLimit != nil {
 		o.PidsLimit = *hc.PidsLimit
@@ -235,6 +247,7 @@ func (m *Manager) Teardown(c *Container) {
 		m.RT.Delete(c.ID, true)
 	}
 	layer.Unmount(m.MergedDir(c))
+	m.unmountShm(c.ID)
 	m.teardownNetwork(c)
 }
 

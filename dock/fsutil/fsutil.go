@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,4 +101,74 @@ func (l *Lock) Unlock() {
 		l.f.Close()
 		l.f = nil
 	}
+}
+
+// TryLockFile is LockFile without waiting: ok is false when another
+// process holds the lock.
+func TryLockFile(path string) (l *Lock, ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.EWOULDBLOCK {
+		f.Close()
+		return nil, false, nil
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &Lock{f: f}, true, nil
+}
+
+// ProcStart is field 22 of /proc/<pid>/stat, the process's start time; a
+// zombie is an error, as a process that is gone.
+func ProcStart(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad stat for %d", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, fmt.Errorf("bad stat for %d", pid)
+	}
+	if f[0] == "Z" {
+		return 0, fmt.Errorf("process %d is a zombie", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// Owner names this process for work it leaves on disk while it runs:
+// "<pid>-<start time>", which no later process can share.
+func Owner() string {
+	st, _ := ProcStart(os.Getpid())
+	return fmt.Sprintf("%d-%d", os.Getpid(), st)
+}
+
+// OwnerAlive reports whether the process an Owner name (the part before
+// any further "-") names still runs. A name it cannot read counts as
+// alive: nothing is removed on a guess.
+func OwnerAlive(name string) bool {
+	parts := strings.SplitN(name, "-", 3)
+	if len(parts) < 2 {
+		return true
+	}
+	pid, err1 := strconv.Atoi(parts[0])
+	start, err2 := strconv.ParseUint(parts[1], 10, 64)
+	if err1 != nil || err2 != nil || pid <= 0 {
+		return true
+	}
+	st, err := ProcStart(pid)
+	return err == nil && st == start
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/minirunc/minirunc/dock/layer"
+	"github.com/minirunc/minirunc/dock/progress"
 	"github.com/vbatts/tar-split/tar/asm"
 	"github.com/vbatts/tar-split/tar/storage"
 )
@@ -116,13 +117,20 @@ func (s *Store) putLayer(parent, diffID string, open func() (io.ReadCloser, erro
 	return chain, nil
 }
 
-// Progress receives one line per step of a load or pull.
-type Progress func(format string, args ...any)
+// Progress is where a load or pull shows its progress; nil shows none.
+type Progress = *progress.Display
+
+// source is how storeImage reads an image's layers.
+type source struct {
+	verb  string  // "Pull" or "Load", for the progress lines
+	blobs bool    // read the layer blobs (registry, OCI layout), counting their bytes
+	sizes []int64 // otherwise each layer's tar size, when known
+}
 
 // storeImage stores every layer of img and its config, then tags it. On
 // an error, layers it stored that no image holds are removed. Call under
 // Lock.
-func (s *Store) storeImage(img v1.Image, tags []string, progress Progress) (id string, err error) {
+func (s *Store) storeImage(img v1.Image, tags []string, p Progress, src source) (id string, err error) {
 	defer func() {
 		if err != nil {
 			s.GC()
@@ -148,16 +156,44 @@ func (s *Store) storeImage(img v1.Image, tags []string, progress Progress) (id s
 	if len(layers) != len(cf.RootFS.DiffIDs) {
 		return "", fmt.Errorf("image has %d layers but its config lists %d", len(layers), len(cf.RootFS.DiffIDs))
 	}
+	ids := make([]string, len(layers))
+	chains := ChainIDs(func() []string {
+		out := make([]string, len(layers))
+		for i, d := range cf.RootFS.DiffIDs {
+			out[i] = d.String()
+		}
+		return out
+	}())
+	for i, l := range layers {
+		ids[i] = short(cf.RootFS.DiffIDs[i].String())
+		if src.blobs {
+			if d, err := l.Digest(); err == nil {
+				ids[i] = short(d.String())
+			}
+		}
+		if src.verb == "Pull" {
+			// Docker's first block: every layer, those already here told so.
+			if s.layerExists(chains[i]) {
+				p.Status(ids[i], "Already exists")
+			} else {
+				p.Status(ids[i], "Pulling fs layer")
+			}
+		}
+	}
 	parent := ""
 	for i, l := range layers {
-		diff := cf.RootFS.DiffIDs[i].String()
-		if progress != nil {
-			progress("%s: loading layer %d/%d", short(diff), i+1, len(layers))
+		if s.layerExists(chains[i]) {
+			parent = chains[i]
+			continue
 		}
-		parent, err = s.putLayer(parent, diff, l.Uncompressed)
+		if src.verb != "Pull" {
+			p.Status(ids[i], "Loading layer")
+		}
+		parent, err = s.putLayer(parent, cf.RootFS.DiffIDs[i].String(), layerOpener(l, i, ids[i], p, src))
 		if err != nil {
 			return "", err
 		}
+		p.Status(ids[i], src.verb+" complete")
 	}
 	if id, err = s.putConfig(raw); err != nil {
 		return "", err
@@ -199,11 +235,16 @@ func (s *Store) Load(p string, progress Progress) ([]Loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid archive: %w", err)
 	}
+	has := func(n string) bool { _, ok := names[n]; return ok }
 	switch {
-	case names["manifest.json"]:
-		return s.loadDockerArchive(opener, progress)
-	case names["index.json"] && names["oci-layout"]:
-		dir, err := os.MkdirTemp(s.Root, ".load-")
+	case has("manifest.json"):
+		return s.loadDockerArchive(opener, names, progress)
+	case has("index.json") && has("oci-layout"):
+		wd, err := s.WorkDir()
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp(wd, "layout-")
 		if err != nil {
 			return nil, err
 		}
@@ -245,13 +286,14 @@ func openMaybeGzip(p string) (io.ReadCloser, error) {
 	return readCloser{br, f}, nil
 }
 
-func tarNames(opener tarball.Opener) (map[string]bool, error) {
+// tarNames lists an archive's entries with their sizes.
+func tarNames(opener tarball.Opener) (map[string]int64, error) {
 	rc, err := opener()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	names := map[string]bool{}
+	names := map[string]int64{}
 	tr := newTarReader(rc)
 	for {
 		h, err := tr.Next()
@@ -261,7 +303,7 @@ func tarNames(opener tarball.Opener) (map[string]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		names[path.Clean(h.Name)] = true
+		names[path.Clean(h.Name)] = h.Size
 	}
 	if len(names) == 0 {
 		return nil, errors.New("empty archive")
@@ -269,7 +311,7 @@ func tarNames(opener tarball.Opener) (map[string]bool, error) {
 	return names, nil
 }
 
-func (s *Store) loadDockerArchive(opener tarball.Opener, progress Progress) ([]Loaded, error) {
+func (s *Store) loadDockerArchive(opener tarball.Opener, names map[string]int64, progress Progress) ([]Loaded, error) {
 	m, err := tarball.LoadManifest(opener)
 	if err != nil {
 		return nil, fmt.Errorf("invalid archive: %w", err)
@@ -306,7 +348,11 @@ func (s *Store) loadDockerArchive(opener tarball.Opener, progress Progress) ([]L
 				tags = append(tags, full)
 			}
 		}
-		id, err := s.storeImage(img, tags, progress)
+		src := source{verb: "Load"}
+		for _, l := range d.Layers {
+			src.sizes = append(src.sizes, names[path.Clean(l)])
+		}
+		id, err := s.storeImage(img, tags, progress, src)
 		if err != nil {
 			return out, err
 		}
@@ -354,7 +400,7 @@ func (s *Store) loadLayout(dir string, progress Progress) ([]Loaded, error) {
 				tags = append(tags, full)
 			}
 		}
-		id, err := s.storeImage(img, tags, progress)
+		id, err := s.storeImage(img, tags, progress, source{verb: "Load", blobs: true})
 		if err != nil {
 			return out, err
 		}

@@ -72,11 +72,6 @@ func (s *Store) GC() {
 			os.RemoveAll(filepath.Join(s.MountsDir(), e.Name()))
 		}
 	}
-	if tmps, err := filepath.Glob(filepath.Join(s.Root, ".load-*")); err == nil {
-		for _, t := range tmps {
-			os.RemoveAll(t)
-		}
-	}
 }
 
 // Remove is rmi: ref names a tag or an image. A tag of an image that has

@@ -48,5 +48,15 @@ func (s *Store) Pull(ref string, o PullOptions, progress Progress) (string, erro
 			tags = append(tags, full)
 		}
 	}
-	return s.storeImage(img, tags, progress)
+	progress.Line(fmt.Sprintf("%s: Pulling from %s", pulledAs(r), r.Context().RepositoryStr()))
+	return s.storeImage(img, tags, progress, source{verb: "Pull", blobs: true})
+}
+
+// pulledAs is the tag or digest of a reference, as Docker's "Pulling
+// from" line shows it.
+func pulledAs(r name.Reference) string {
+	if t, ok := r.(name.Tag); ok {
+		return t.TagStr()
+	}
+	return r.Identifier()
 }

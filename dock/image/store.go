@@ -58,6 +58,7 @@ func Open(root string) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.repair()
 	return s, nil
 }
 
@@ -68,12 +69,6 @@ func (s *Store) reposFile() string  { return filepath.Join(s.base(), "repositori
 
 // MountsDir is layerdb/mounts, one dir per container.
 func (s *Store) MountsDir() string { return filepath.Join(s.base(), "layerdb", "mounts") }
-
-// Lock takes the store's lock; every change to images, layers and layer
-// mounts records is made under it.
-func (s *Store) Lock() (*fsutil.Lock, error) {
-	return fsutil.LockFile(filepath.Join(s.base(), ".lock"))
-}
 
 var hexRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
@@ -317,6 +312,9 @@ func (s *Store) putConfig(raw []byte) (string, error) {
 	p := filepath.Join(s.contentDir(), h)
 	if _, err := os.Stat(p); err == nil {
 		return "sha256:" + h, nil
+	}
+	if err := s.markPending("sha256:" + h); err != nil {
+		return "", err
 	}
 	return "sha256:" + h, fsutil.WriteFile(p, raw, 0o600)
 }

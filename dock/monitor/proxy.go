@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,8 +19,8 @@ import (
 // touched.
 type proxy struct {
 	mu     sync.Mutex
-	target string // the container's address, "" while it has none
-	lns    []net.Listener
+	target string      // the container's address, "" while it has none
+	lns    []io.Closer // TCP listeners and UDP sockets
 	closed bool
 }
 
@@ -29,7 +30,8 @@ func openPorts(hc *container.HostConfig) (*proxy, error) {
 	p := &proxy{}
 	for key, bs := range hc.PortBindings {
 		var ctrPort int
-		if _, err := fmt.Sscanf(key, "%d/tcp", &ctrPort); err != nil {
+		var proto string
+		if _, err := fmt.Sscanf(strings.Replace(key, "/", " ", 1), "%d %s", &ctrPort, &proto); err != nil || (proto != "tcp" && proto != "udp") {
 			p.close()
 			return nil, fmt.Errorf("bad published port %q", key)
 		}
@@ -38,16 +40,28 @@ func openPorts(hc *container.HostConfig) (*proxy, error) {
 			if shown == "" {
 				shown = "0.0.0.0"
 			}
-			ln, err := net.Listen("tcp", net.JoinHostPort(b.HostIP, b.HostPort))
+			addr := net.JoinHostPort(b.HostIP, b.HostPort)
+			var err error
+			if proto == "udp" {
+				var pc net.PacketConn
+				if pc, err = net.ListenPacket("udp", addr); err == nil {
+					p.lns = append(p.lns, pc)
+					go p.serveUDP(pc.(*net.UDPConn), ctrPort)
+				}
+			} else {
+				var ln net.Listener
+				if ln, err = net.Listen("tcp", addr); err == nil {
+					p.lns = append(p.lns, ln)
+					go p.serve(ln, ctrPort)
+				}
+			}
 			if err != nil {
 				p.close()
 				if errors.Is(err, syscall.EADDRINUSE) {
-					return nil, fmt.Errorf("driver failed programming external connectivity: Bind for %s:%s failed: port is already allocated", shown, b.HostPort)
+					return nil, fmt.Errorf("driver failed programming external connectivity: Bind for %s:%s/%s failed: port is already allocated", shown, b.HostPort, proto)
 				}
 				return nil, fmt.Errorf("driver failed programming external connectivity: %v", err)
 			}
-			p.lns = append(p.lns, ln)
-			go p.serve(ln, ctrPort)
 		}
 	}
 	return p, nil

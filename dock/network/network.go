@@ -282,8 +282,8 @@ type PortBinding struct {
 	HostPort string
 }
 
-// ParsePort parses -p [HOSTIP:]HOSTPORT:CTRPORT[/tcp] into Docker's key
-// ("80/tcp") and binding. Only TCP is proxied.
+// ParsePort parses -p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp] into Docker's
+// key ("80/tcp", "53/udp") and binding.
 func ParsePort(s string) (string, PortBinding, error) {
 	bad := func(why string) (string, PortBinding, error) {
 		return "", PortBinding{}, fmt.Errorf("invalid port specification: %q: %s", s, why)
@@ -292,8 +292,8 @@ func ParsePort(s string) (string, PortBinding, error) {
 	if !hasProto {
 		proto = "tcp"
 	}
-	if proto != "tcp" {
-		return bad("only tcp ports can be published")
+	if proto != "tcp" && proto != "udp" {
+		return bad("the protocol is tcp or udp")
 	}
 	var hostIP, hostPort, ctrPort string
 	if i := strings.LastIndex(spec, ":"); i >= 0 {
@@ -305,7 +305,7 @@ func ParsePort(s string) (string, PortBinding, error) {
 			hostPort = rest
 		}
 	} else {
-		return bad("expected [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp]")
+		return bad("expected [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]")
 	}
 	if hostIP != "" {
 		if _, err := netip.ParseAddr(hostIP); err != nil {
@@ -317,5 +317,5 @@ func ParsePort(s string) (string, PortBinding, error) {
 			return bad("ports are numbers from 1 to 65535")
 		}
 	}
-	return ctrPort + "/tcp", PortBinding{HostIP: hostIP, HostPort: hostPort}, nil
+	return ctrPort + "/" + proto, PortBinding{HostIP: hostIP, HostPort: hostPort}, nil
 }

@@ -9,6 +9,7 @@ func TestParsePort(t *testing.T) {
 		"127.0.0.1:18080:8080": {"8080/tcp", "127.0.0.1", "18080"},
 		"[::1]:443:8443/tcp":   {"8443/tcp", "::1", "443"},
 		"0.0.0.0:65535:1":      {"1/tcp", "0.0.0.0", "65535"},
+		"5353:53/udp":          {"53/udp", "", "5353"},
 	}
 	for in, want := range good {
 		key, b, err := ParsePort(in)
@@ -16,7 +17,7 @@ func TestParsePort(t *testing.T) {
 			t.Errorf("ParsePort(%q) = %q %+v %v, want %v", in, key, b, err, want)
 		}
 	}
-	for _, in := range []string{"", "80", "99999:80", "abc:80", "8080:80/udp", "1.2.3:8080:80", "8080:0", ":80", "8080:"} {
+	for _, in := range []string{"", "80", "99999:80", "abc:80", "8080:80/sctp", "1.2.3:8080:80", "8080:0", ":80", "8080:"} {
 		if _, _, err := ParsePort(in); err == nil {
 			t.Errorf("ParsePort(%q) accepted", in)
 		}

@@ -42,6 +42,12 @@ type Options struct {
 	Sysctls                  map[string]string
 	Devices                  []Device
 	InitPath                 string // --init: the host's init binary, "" none
+	// PidNS, IpcNS and UTSNS are "" (a new namespace), "host" (none: the
+	// host's), or the path of the namespace to join.
+	PidNS, IpcNS, UTSNS string
+	// Shm is /dev/shm: "" a tmpfs of its own, "none" no mount, or a host
+	// dir bound there (a shareable or joined IPC, the host's /dev/shm).
+	Shm string
 }
 
 // Device is a --device HOST[:CONTAINER[:PERMS]].
@@ -225,12 +231,33 @@ func Generate(o *Options) (*specs.Spec, error) {
 			MaskedPaths:   MaskedPaths,
 			ReadonlyPaths: ReadonlyPaths,
 			Sysctl:        o.Sysctls,
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.MountNamespace}, {Type: specs.PIDNamespace},
-				{Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
-			},
-			Resources: resources(o),
+			Namespaces:    []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+			Resources:     resources(o),
 		},
+	}
+	for _, ns := range []struct {
+		typ  specs.LinuxNamespaceType
+		mode string
+	}{{specs.PIDNamespace, o.PidNS}, {specs.IPCNamespace, o.IpcNS}, {specs.UTSNamespace, o.UTSNS}} {
+		switch ns.mode {
+		case "host":
+		case "":
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ns.typ})
+		default:
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ns.typ, Path: ns.mode})
+		}
+	}
+	if o.UTSNS != "" {
+		// The host's or another container's hostname: never set it.
+		s.Hostname = ""
+	}
+	switch o.Shm {
+	case "":
+	case "none":
+		s.Mounts = withoutMount(s.Mounts, "/dev/shm")
+	default:
+		s.Mounts = withoutMount(s.Mounts, "/dev/shm")
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: o.Shm, Options: []string{"rbind", "rprivate", "nosuid", "noexec", "nodev"}})
 	}
 	switch o.NetworkMode {
 	case "host":
@@ -303,6 +330,16 @@ func defaultMounts() []specs.Mount {
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
 	}
+}
+
+func withoutMount(ms []specs.Mount, dst string) []specs.Mount {
+	out := ms[:0]
+	for _, m := range ms {
+		if m.Destination != dst {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func resources(o *Options) *specs.LinuxResources {
