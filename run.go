@@ -5,7 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
-	"runtime"
+	"time"
 
 	"github.com/minirunc/minirunc/container"
 	"github.com/minirunc/minirunc/logs"
@@ -29,14 +29,6 @@ func runCommand() *cli.Command {
 				return err
 			}
 			detach := cmd.Bool("detach")
-			if !detach {
-				// The container's init gets SIGKILL when the thread that
-				// started it ends (PR_SET_PDEATHSIG): keep create on this
-				// thread, which lives as long as the run. If the run is
-				// killed, the container dies with it and shows as stopped
-				// until the next delete removes its state and cgroups.
-				runtime.LockOSThread()
-			}
 			if !detach && !cmd.Bool("no-subreaper") {
 				// Processes the container leaves behind are reparented to
 				// us and reaped here, not by the host's init.
@@ -50,6 +42,13 @@ func runCommand() *cli.Command {
 			if !detach {
 				sigs = catchSignals()
 			}
+			// The container's init gets SIGKILL when the thread that
+			// started it ends (PR_SET_PDEATHSIG), so a killed run takes its
+			// container along. Go ends a thread only when a goroutine
+			// locked to it returns, which none in minirunc does, so any
+			// thread lives as long as the run: no LockOSThread here (a
+			// locked main goroutine hands off between threads at every
+			// wait, about a hundred context switches per run).
 			c, relay, err := createContainer(cmd, detach)
 			if err != nil {
 				return err
@@ -84,28 +83,52 @@ func runCommand() *cli.Command {
 
 // forwarder receives the signals run and exec forward to the container.
 type forwarder struct {
-	sigs  chan os.Signal
-	ready chan struct{}
+	sigs    chan os.Signal
+	ready   chan struct{}
+	waiting chan struct{} // closed when waitForward starts
+	done    chan struct{} // closed when the container has exited
 }
 
-// catchSignals starts catching every signal. Go takes milliseconds to
-// install handlers for all of them, so this runs beside create and exec;
-// waitForward waits for it (a child that exits meanwhile is reaped by its
-// first round anyway).
+// firstSignals are caught before the container starts: the ones a terminal,
+// a shell or a supervisor sends, and SIGCHLD, which ends the wait.
+var firstSignals = []os.Signal{unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP,
+	unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGPIPE, unix.SIGALRM, unix.SIGCONT}
+
+// catchSignals starts catching signals beside create and exec; waitForward
+// waits for firstSignals. Go installs each handler with a round trip to a
+// thread of its own (two context switches), and all 64 cost about 1.5 ms of
+// CPU, as much as the rest of a run's waiting. So the rest are caught once
+// the process has run for restDelay, and not at all if it has exited by
+// then: a short-lived process does not pay for them, a long-lived one gets
+// every signal forwarded, as runc does.
 func catchSignals() *forwarder {
-	f := &forwarder{sigs: make(chan os.Signal, 128), ready: make(chan struct{})}
+	f := &forwarder{sigs: make(chan os.Signal, 128), ready: make(chan struct{}),
+		waiting: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		signal.Notify(f.sigs)
+		signal.Notify(f.sigs, firstSignals...)
 		close(f.ready)
+		<-f.waiting
+		select {
+		case <-f.done:
+			return
+		case <-time.After(restDelay):
+		}
+		for n := 1; n < 65; n++ {
+			if s := unix.Signal(n); s != unix.SIGKILL && s != unix.SIGSTOP {
+				signal.Notify(f.sigs, s)
+			}
+		}
 	}()
 	return f
 }
 
-// waitForward forwards signals to the container's init until it exits,
-// reaping every child (as a subreaper), and returns the exit code: the
-// process's own, or 128+N when a signal N killed it.
+// restDelay is how long a process runs before the rarely sent signals are
+// caught too.
+const restDelay = 20 * time.Millisecond
+
 func waitForward(pid int, f *forwarder, tty bool) int {
 	<-f.ready
+	close(f.waiting)
 	sigs := f.sigs
 	for {
 		// Reap whatever has exited; init's status ends the wait.
@@ -116,6 +139,7 @@ func waitForward(pid int, f *forwarder, tty bool) int {
 				break
 			}
 			if wpid == pid {
+				close(f.done)
 				if ws.Signaled() {
 					return 128 + int(ws.Signal())
 				}

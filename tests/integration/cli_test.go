@@ -289,6 +289,21 @@ func TestRunForwardsSignals(t *testing.T) {
 	requireNoResidue(t, e.Root, id)
 }
 
+// TestRunForwardsRareSignals: signals beyond the common ones (caught a
+// moment after the process starts) are forwarded too.
+func TestRunForwardsRareSignals(t *testing.T) {
+	e := NewEnv(t)
+	id := e.NewID()
+	b := e.Bundle(id, []string{"sh", "-c", `trap "exit 6" PWR; sleep 0.5; echo ready; sleep 100 & wait`}, nil)
+	r := e.startBgRun(b, id)
+	r.waitLine("ready")
+	r.signal(syscall.SIGPWR)
+	if code := r.wait(); code != 6 {
+		t.Fatalf("run exit %d after SIGPWR, want 6; stderr: %s", code, r.Stderr())
+	}
+	requireNoResidue(t, e.Root, id)
+}
+
 func TestRunDetach(t *testing.T) {
 	e := NewEnv(t)
 	id := e.NewID()
