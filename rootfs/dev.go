@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -40,12 +39,12 @@ func (r *Rootfs) setupDev() error {
 	if _, err := os.Stat("/proc/kcore"); err == nil {
 		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
 	}
-	if h, err := pathrs.OpenatInRoot(r.root, "/dev/pts/ptmx"); err == nil {
+	if h, err := openInRoot(r.root, "/dev/pts/ptmx"); err == nil {
 		h.Close()
 		links = append(links, [2]string{"pts/ptmx", "/dev/ptmx"})
 	}
 	for _, l := range links {
-		parent, err := pathrs.MkdirAllHandle(r.root, filepath.Dir(l[1]), 0o755)
+		parent, err := mkdirAllInRoot(r.root, filepath.Dir(l[1]), 0o755)
 		if err != nil {
 			return fmt.Errorf("create %s: %w", filepath.Dir(l[1]), err)
 		}
@@ -90,7 +89,7 @@ func devType(t string) (uint32, error) {
 // not allowed (a user namespace), bind-mounts the host's node.
 func (r *Rootfs) makeDevice(d specs.LinuxDevice) error {
 	dest := filepath.Clean("/" + d.Path)
-	parent, err := pathrs.MkdirAllHandle(r.root, filepath.Dir(dest), 0o755)
+	parent, err := mkdirAllInRoot(r.root, filepath.Dir(dest), 0o755)
 	if err != nil {
 		return err
 	}
@@ -138,7 +137,7 @@ func (r *Rootfs) bindDevice(pfd int, base, dest, hostPath string) error {
 	if err == nil {
 		unix.Close(fd)
 	}
-	h, err := pathrs.OpenatInRoot(r.root, dest)
+	h, err := openInRoot(r.root, dest)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/minirunc/minirunc/specconv"
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -84,7 +83,7 @@ func Prepare(cfg *Config) (*Rootfs, error) {
 		return nil, err
 	}
 	if cwd := cfg.Spec.Process.Cwd; cwd != "" {
-		if h, err := pathrs.MkdirAllHandle(r.root, cwd, 0o755); err != nil {
+		if h, err := mkdirAllInRoot(r.root, cwd, 0o755); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("create process.cwd %s: %w", cwd, err)
 		} else {
@@ -133,9 +132,9 @@ func procPath(f *os.File) string {
 // rootfs, as a directory or, when wantFile, as a regular file.
 func (r *Rootfs) openTarget(dest string, wantFile bool) (*os.File, error) {
 	if !wantFile {
-		return pathrs.MkdirAllHandle(r.root, dest, 0o755)
+		return mkdirAllInRoot(r.root, dest, 0o755)
 	}
-	parent, err := pathrs.MkdirAllHandle(r.root, filepath.Dir(dest), 0o755)
+	parent, err := mkdirAllInRoot(r.root, filepath.Dir(dest), 0o755)
 	if err != nil {
 		return nil, err
 	}
@@ -147,12 +146,12 @@ func (r *Rootfs) openTarget(dest string, wantFile bool) (*os.File, error) {
 	} else if !errors.Is(err, unix.EEXIST) {
 		return nil, err
 	}
-	return pathrs.OpenatInRoot(r.root, dest)
+	return openInRoot(r.root, dest)
 }
 
 // reopen returns a fresh handle on dest, which sees a mount made on it.
 func (r *Rootfs) reopen(dest string) (*os.File, error) {
-	return pathrs.OpenatInRoot(r.root, dest)
+	return openInRoot(r.root, dest)
 }
 
 // resolve follows the symlinks of dest as if the rootfs were / (as runc

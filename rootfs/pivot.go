@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,7 +146,7 @@ func readonlyPath(root *os.File, p string) error {
 	if err := unix.Mount(procPath(h), procPath(h), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
-	nh, err := pathrs.OpenatInRoot(root, p)
+	nh, err := openInRoot(root, p)
 	if err != nil {
 		return err
 	}
@@ -161,7 +160,7 @@ func readonlyPath(root *os.File, p string) error {
 
 // openOptional opens p inside root; a missing p gives (nil, nil).
 func openOptional(root *os.File, p string) (*os.File, error) {
-	h, err := pathrs.OpenatInRoot(root, p)
+	h, err := openInRoot(root, p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
