@@ -88,9 +88,12 @@ func read(p string, v2 bool) (State, error) {
 }
 
 // Freeze freezes the container and waits until the kernel reports it
-// frozen. A v1 freeze can stall in FREEZING (a task in an uninterruptible
-// sleep), so the request is repeated while waiting; after Timeout the
-// cgroup is thawed again and an error returned.
+// frozen. A v1 freeze can stall in FREEZING for good: a task in an
+// uninterruptible sleep, or a process in the middle of execve waiting for
+// threads the freezer already froze. So the request is repeated while
+// waiting, and every few rounds the cgroup is thawed for a moment to let
+// such a task finish; after Timeout it is thawed again and an error
+// returned.
 func Freeze(dirs []string) error {
 	p, v2, err := file(dirs)
 	if err != nil {
@@ -102,6 +105,7 @@ func Freeze(dirs []string) error {
 	}
 	deadline := time.Now().Add(Timeout)
 	delay := time.Millisecond
+	round := 0
 	for {
 		if err := os.WriteFile(p, []byte(want), 0); err != nil {
 			return fmt.Errorf("freeze: write %s: %w", p, err)
@@ -120,6 +124,12 @@ func Freeze(dirs []string) error {
 		time.Sleep(delay)
 		if delay < 50*time.Millisecond {
 			delay *= 2
+		}
+		if round++; round%4 == 0 && !v2 {
+			if err := os.WriteFile(p, []byte("THAWED"), 0); err != nil {
+				return fmt.Errorf("freeze: write %s: %w", p, err)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
 }
