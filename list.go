@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -32,12 +33,7 @@ func listCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var states []container.OCIState
-			for _, c := range cs {
-				s := c.OCI()
-				s.Owner = dirOwner(c.Dir)
-				states = append(states, s)
-			}
+			states := ociStates(cs)
 			if cmd.Bool("quiet") {
 				for _, s := range states {
 					fmt.Println(s.ID)
@@ -61,15 +57,40 @@ func listCommand() *cli.Command {
 	}
 }
 
-// dirOwner names the owner of a container's state directory, as runc's
-// list shows it: the user name, or #uid when it has none.
-func dirOwner(dir string) string {
+// ociStates derives each container's status (a few /proc and cgroup
+// reads each) on a few goroutines, in the order of cs.
+func ociStates(cs []*container.Container) []container.OCIState {
+	states := make([]container.OCIState, len(cs))
+	owners := &ownerCache{names: map[uint32]string{}}
+	container.ForEach(len(cs), func(i int) {
+		states[i] = cs[i].OCI()
+		states[i].Owner = owners.of(cs[i].Dir)
+	})
+	return states
+}
+
+// ownerCache names the owners of state directories as runc's list shows
+// them (the user name, or #uid when it has none), reading the user
+// database once per uid rather than once per container.
+type ownerCache struct {
+	mu    sync.Mutex
+	names map[uint32]string
+}
+
+func (o *ownerCache) of(dir string) string {
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return ""
 	}
-	if u, err := user.LookupUid(int(st.Uid)); err == nil && u.Name != "" {
-		return u.Name
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n, ok := o.names[st.Uid]; ok {
+		return n
 	}
-	return fmt.Sprintf("#%d", st.Uid)
+	n := fmt.Sprintf("#%d", st.Uid)
+	if u, err := user.LookupUid(int(st.Uid)); err == nil && u.Name != "" {
+		n = u.Name
+	}
+	o.names[st.Uid] = n
+	return n
 }

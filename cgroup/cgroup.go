@@ -28,6 +28,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/minirunc/minirunc/kfile"
 	"github.com/minirunc/minirunc/specconv"
 	"os"
 	"path/filepath"
@@ -163,7 +164,7 @@ func Join(dirs []string, pid int) error {
 		return err
 	}
 	for _, d := range dirs {
-		if err := WriteValue(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+		if err := kfile.Write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", d, err)
 		}
 	}
@@ -298,7 +299,7 @@ func enableControllers(mount, dir string) error {
 		if len(add) == 0 {
 			continue
 		}
-		if err := WriteValue(filepath.Join(level, "cgroup.subtree_control"), strings.Join(add, " ")); err != nil {
+		if err := kfile.Write(filepath.Join(level, "cgroup.subtree_control"), strings.Join(add, " ")); err != nil {
 			return fmt.Errorf("enable controllers %s in %s: %w", strings.Join(add, " "), level, err)
 		}
 	}
@@ -342,7 +343,7 @@ func Signal(dirs []string, sig unix.Signal) error {
 		for _, d := range dirs {
 			p := filepath.Join(d, "cgroup.kill")
 			if _, err := os.Stat(p); err == nil {
-				if err := WriteValue(p, "1"); err != nil && !errors.Is(err, unix.ENOENT) {
+				if err := kfile.Write(p, "1"); err != nil && !errors.Is(err, unix.ENOENT) {
 					return fmt.Errorf("write %s: %w", p, err)
 				}
 			}

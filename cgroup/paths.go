@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/minirunc/minirunc/kfile"
 )
 
 // Paths says which of a container's directories holds which controller.
@@ -118,25 +118,10 @@ func (p *Paths) Dirs() []string {
 // the file and the value.
 func writeFile(dir, name, value string) error {
 	p := filepath.Join(dir, name)
-	if err := WriteValue(p, value); err != nil {
+	if err := kfile.Write(p, value); err != nil {
 		return fmt.Errorf("write %q to %s: %w", value, p, err)
 	}
 	return nil
-}
-
-// WriteValue writes value to the kernel file p in one write(2) and returns
-// the bare errno. A create writes some fifty such files: open, write,
-// close, without os.File's fstat, fcntl and poller registration.
-func WriteValue(p, value string) error {
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	_, err = unix.Write(fd, []byte(value))
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // exists reports whether a cgroup file exists.

@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/minirunc/minirunc/freezer"
+	"github.com/minirunc/minirunc/kfile"
 	"github.com/minirunc/minirunc/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -133,10 +135,10 @@ func Load(root, id string, exclusive bool) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{Dir: dir, lock: lk}
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	data, err := kfile.Read(filepath.Join(dir, stateFile))
 	if err != nil {
 		c.Unlock()
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, unix.ENOENT) {
 			// A create that died before writing any state: there is
 			// nothing of it to act on but the directory.
 			return nil, ErrNotExist
@@ -198,7 +200,7 @@ const pfExiting = 0x4
 // procStartTime reads field 22 of /proc/<pid>/stat, and whether the process
 // is a zombie or exiting.
 func procStartTime(pid int) (start uint64, zombie bool, err error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	data, err := kfile.Read("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, false, err
 	}
@@ -323,19 +325,40 @@ func List(root string) ([]*Container, error) {
 		}
 		return nil, err
 	}
+	loaded := make([]*Container, len(ents))
+	ForEach(len(ents), func(i int) {
+		if !ents[i].IsDir() {
+			return
+		}
+		if c, err := Load(root, ents[i].Name(), false); err == nil {
+			c.Unlock()
+			loaded[i] = c
+		} // else gone, or a create still without state
+	})
 	var out []*Container
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
+	for _, c := range loaded {
+		if c != nil {
+			out = append(out, c)
 		}
-		c, err := Load(root, e.Name(), false)
-		if err != nil {
-			continue // gone, or a create still without state
-		}
-		c.Unlock()
-		out = append(out, c)
 	}
 	return out, nil
+}
+
+// ForEach calls f(0) ... f(n-1) on up to four goroutines: list-type work
+// is a few syscalls per container, and a machine has more than one CPU.
+func ForEach(n int, f func(i int)) {
+	workers := min(4, n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // RemoveStale removes the directory of a container whose create died before

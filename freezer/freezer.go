@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/minirunc/minirunc/kfile"
 )
 
 // State is what the freezer reports.
@@ -60,13 +62,13 @@ func GetState(dirs []string) (State, error) {
 
 func read(p string, v2 bool) (State, error) {
 	if !v2 {
-		data, err := os.ReadFile(p)
+		data, err := kfile.Read(p)
 		if err != nil {
 			return "", err
 		}
 		return State(strings.TrimSpace(string(data))), nil
 	}
-	data, err := os.ReadFile(p)
+	data, err := kfile.Read(p)
 	if err != nil {
 		return "", err
 	}
@@ -75,7 +77,7 @@ func read(p string, v2 bool) (State, error) {
 	}
 	// cgroup.freeze says what was asked; cgroup.events says whether the
 	// kernel has done it.
-	events, err := os.ReadFile(filepath.Join(filepath.Dir(p), "cgroup.events"))
+	events, err := kfile.Read(filepath.Join(filepath.Dir(p), "cgroup.events"))
 	if err != nil {
 		return "", err
 	}
