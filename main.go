@@ -1,6 +1,13 @@
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command minirunc is an OCI container runtime with runc's command line.
 // This file holds the global flags and the error path; each command lives in
 // a file of its own, and the work is done by the packages (see README.md).
+//
+// A command lives milliseconds, so the go:debug lines above take
+// GOMAXPROCS from the CPU count without reading the cgroup's CPU limit at
+// start (a mountinfo parse) or re-reading it later.
 package main
 
 import (

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/minirunc/minirunc/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -154,7 +155,10 @@ func updateResources(cmd *cli.Command) (*specs.LinuxResources, error) {
 	return r, nil
 }
 
-var sizeRe = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtTpP]?)(?:i?[bB])?$`)
+// sizeRe is compiled on first use, not at every command's start.
+var sizeRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtTpP]?)(?:i?[bB])?$`)
+})
 
 // parseSize reads a byte count as runc's flags take it: a number with an
 // optional binary unit (k, m, g, t, p; "100m", "1GiB"), or -1 for
@@ -164,7 +168,7 @@ func parseSize(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := sizeRe.FindStringSubmatch(s)
+	m := sizeRe().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size (want bytes, e.g. 104857600, 100m or 1g, or -1)", s)
 	}

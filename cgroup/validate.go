@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -18,9 +19,9 @@ const (
 )
 
 var (
-	cpuListRe  = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
-	pageSizeRe = regexp.MustCompile(`^[0-9]+(B|KB|MB|GB|TB|PB)$`)
-	unifiedRe  = regexp.MustCompile(`^[a-z_]+\.[A-Za-z0-9_.]+$`)
+	cpuListRe  = lazyRegexp(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
+	pageSizeRe = lazyRegexp(`^[0-9]+(B|KB|MB|GB|TB|PB)$`)
+	unifiedRe  = lazyRegexp(`^[a-z_]+\.[A-Za-z0-9_.]+$`)
 )
 
 // placementFiles are cgroup files a unified key may not name: they move,
@@ -42,7 +43,7 @@ func Validate(r *specs.LinuxResources, prefix string) error {
 	v.cpu(r.CPU)
 	v.blockIO(r.BlockIO)
 	for i, h := range r.HugepageLimits {
-		if !pageSizeRe.MatchString(h.Pagesize) {
+		if !pageSizeRe().MatchString(h.Pagesize) {
 			v.failf("hugepageLimits[%d].pageSize %q is not valid (want a size such as 2MB or 1GB)", i, h.Pagesize)
 		}
 	}
@@ -117,10 +118,10 @@ func (v *validator) cpu(c *specs.LinuxCPU) {
 		v.failf("cpu.period %d is not valid (want %d to %d µs)", *c.Period, minPeriod, maxPeriod)
 	}
 	v.atLeastMinus1("cpu.realtimeRuntime", c.RealtimeRuntime, "a number of µs")
-	if c.Cpus != "" && !cpuListRe.MatchString(c.Cpus) {
+	if c.Cpus != "" && !cpuListRe().MatchString(c.Cpus) {
 		v.failf("cpu.cpus %q is not a valid cpu list (want e.g. 0-3,5)", c.Cpus)
 	}
-	if c.Mems != "" && !cpuListRe.MatchString(c.Mems) {
+	if c.Mems != "" && !cpuListRe().MatchString(c.Mems) {
 		v.failf("cpu.mems %q is not a valid node list (want e.g. 0-1)", c.Mems)
 	}
 	if c.Idle != nil && *c.Idle != 0 && *c.Idle != 1 {
@@ -163,7 +164,7 @@ func (v *validator) unified(k, val string) {
 	switch {
 	case strings.Contains(k, "/") || strings.Contains(k, ".."):
 		v.failf("unified key %q is not valid: it may not contain / or ..", k)
-	case !unifiedRe.MatchString(k):
+	case !unifiedRe().MatchString(k):
 		v.failf("unified key %q is not valid (want controller.file, e.g. memory.high)", k)
 	case placementFiles[k]:
 		v.failf("unified key %q is not allowed: it is not a resource setting", k)
@@ -187,4 +188,10 @@ func (v *validator) device(i int, d specs.LinuxDeviceCgroup) {
 	if d.Minor != nil && *d.Minor < -1 {
 		v.failf("devices[%d].minor %d is not valid", i, *d.Minor)
 	}
+}
+
+// lazyRegexp compiles expr on first use: most commands never validate
+// these resources, and every command would pay the compile at start.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -9,7 +9,6 @@ package console
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 
@@ -17,26 +16,24 @@ import (
 )
 
 // Connect dials the console socket at path and returns it as a file that
-// can be handed to init.
+// can be handed to init. Bare syscalls, not package net: its start-up
+// work runs in every command of a binary that imports it.
 func Connect(path string) (*os.File, error) {
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, unwrapOp(err))
+		return nil, fmt.Errorf("console socket %s: %w", path, os.NewSyscallError("socket", err))
 	}
-	defer conn.Close()
-	f, err := conn.File()
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err != unix.EINTR {
+			break
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, err)
+		unix.Close(fd)
+		return nil, fmt.Errorf("console socket %s: %w", path, os.NewSyscallError("connect", err))
 	}
-	return f, nil
-}
-
-func unwrapOp(err error) error {
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return op.Err
-	}
-	return err
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // SendFd sends f over the unix socket sock, with f's name as the payload.
