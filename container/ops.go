@@ -69,7 +69,7 @@ func (c *Container) Start() (warnings []error, err error) {
 	// running. Without them start returns at once, as runc's does (the
 	// wait is a third of start's time); a pause that catches init halfway
 	// through execve is handled by the freezer's thaw-and-retry.
-	if h := c.Spec().Hooks; h != nil && len(h.Poststart) > 0 {
+	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
 		waitHangup(fds)
 		fault.Point("start:after-exec")
 		warnings = hooks.RunAll("poststart", h.Poststart, c.specState(Running))
@@ -177,7 +177,7 @@ func (c *Container) Delete(force bool) (warnings []error, err error) {
 	}
 	fault.Point("delete:after-state-remove")
 	c.Unlock()
-	if h := c.Spec().Hooks; h != nil && len(h.Poststop) > 0 {
+	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {
 		warnings = hooks.RunAll("poststop", h.Poststop, c.specState(Stopped))
 	}
 	return warnings, nil

@@ -90,6 +90,21 @@ func (c *Container) Spec() *specs.Spec {
 	return c.spec
 }
 
+// hooks returns the spec's hooks. start and delete want only these: when
+// the spec is not decoded yet, only its "hooks" member is.
+func (c *Container) hooks() *specs.Hooks {
+	if c.spec != nil || len(c.State.Config) == 0 {
+		return c.Spec().Hooks
+	}
+	var s struct {
+		Hooks *specs.Hooks `json:"hooks"`
+	}
+	if err := json.Unmarshal(c.State.Config, &s); err != nil {
+		return c.Spec().Hooks
+	}
+	return s.Hooks
+}
+
 // stateDir validates id and returns <root>/<id>.
 func stateDir(root, id string) (string, error) {
 	if err := specconv.ValidateID(id); err != nil {
