@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,9 +42,10 @@ type spawn struct {
 
 // initProcess is a started init.
 type initProcess struct {
-	cmd  *exec.Cmd
-	pipe *syncpipe.Pipe
-	pid  int // the init itself: cmd's child after a fork
+	child  int // the process we started: init, or nsenter's intermediate
+	reaped bool
+	pipe   *syncpipe.Pipe
+	pid    int // the init itself: child's child after a fork
 }
 
 // start starts init and, when nsenter forks, waits for the forked pid.
@@ -65,15 +65,18 @@ func (s *spawn) start() (*initProcess, error) {
 		return nil, err
 	}
 	defer sealed.Close()
-	cmd := exec.Command(fmt.Sprintf("/proc/self/fd/%d", sealed.Fd()), "init")
-	cmd.Args[0] = "minirunc"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// syscall.ForkExec, not os/exec: os's first start of a process forks
+	// a throwaway child to probe for pidfd support, half a millisecond.
+	cmd := struct {
+		Env   []string
+		Files []uintptr
+	}{Files: []uintptr{0, 1, 2}}
 	for i := 0; i < s.preserve; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+		cmd.Files = append(cmd.Files, uintptr(3+i))
 	}
 	add := func(f *os.File) string {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		return strconv.Itoa(2 + len(cmd.ExtraFiles))
+		cmd.Files = append(cmd.Files, f.Fd())
+		return strconv.Itoa(len(cmd.Files) - 1)
 	}
 	cmd.Env = []string{containerinit.EnvSyncFD + "=" + add(childSock)}
 	if s.fifo != nil {
@@ -115,25 +118,27 @@ func (s *spawn) start() (*initProcess, error) {
 		parentSock.Close()
 		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: s.cloneflags}
+	attr := &syscall.SysProcAttr{Cloneflags: s.cloneflags}
 	if s.cgroupDir != nil {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(s.cgroupDir.Fd())
+		attr.UseCgroupFD = true
+		attr.CgroupFD = int(s.cgroupDir.Fd())
 	}
 	if s.cloneflags&unix.CLONE_NEWUSER != 0 {
-		cmd.SysProcAttr.UidMappings = idMaps(s.uidMaps)
-		cmd.SysProcAttr.GidMappings = idMaps(s.gidMaps)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		attr.UidMappings = idMaps(s.uidMaps)
+		attr.GidMappings = idMaps(s.gidMaps)
+		attr.GidMappingsEnableSetgroups = true
 		// clone keeps the host uid; become the namespace's root (the
 		// mapped host id) so that init has its capabilities there.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if err := cmd.Start(); err != nil {
+	path := fmt.Sprintf("/proc/self/fd/%d", sealed.Fd())
+	pid, err := syscall.ForkExec(path, []string{"minirunc", "init"}, &syscall.ProcAttr{Env: cmd.Env, Files: cmd.Files, Sys: attr})
+	if err != nil {
 		parentSock.Close()
-		return nil, fmt.Errorf("start container init: %w", err)
+		return nil, fmt.Errorf("start container init: %w", &os.PathError{Op: "fork/exec", Path: path, Err: err})
 	}
 	childSock.Close()
-	p := &initProcess{cmd: cmd, pipe: syncpipe.New(parentSock), pid: cmd.Process.Pid}
+	p := &initProcess{child: pid, pipe: syncpipe.New(parentSock), pid: pid}
 	if err := s.handshake(p); err != nil {
 		p.kill()
 		return nil, err
@@ -148,7 +153,7 @@ func (s *spawn) handshake(p *initProcess) error {
 		if err := p.pipe.Expect(nsenter.MsgUsermap); err != nil {
 			return initError(err)
 		}
-		if err := writeIDMaps(p.cmd.Process.Pid, s.uidMaps, s.gidMaps); err != nil {
+		if err := writeIDMaps(p.child, s.uidMaps, s.gidMaps); err != nil {
 			return err
 		}
 		if _, err := p.pipe.File().Write([]byte("\n")); err != nil {
@@ -170,23 +175,45 @@ func (s *spawn) handshake(p *initProcess) error {
 	}
 	p.pid = m.Pid
 	// The intermediate exits at once; reap it.
-	if err := p.cmd.Wait(); err != nil {
+	if err := p.reapChild(); err != nil {
 		return fmt.Errorf("nsenter intermediate: %w", err)
 	}
 	return nil
+}
+
+// reapChild waits for the process start started and reports how it ended.
+func (p *initProcess) reapChild() error {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.child, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		p.reaped = true
+		switch {
+		case err != nil:
+			return err
+		case ws.Exited() && ws.ExitStatus() == 0:
+			return nil
+		case ws.Signaled():
+			return fmt.Errorf("signal: %v", ws.Signal())
+		default:
+			return fmt.Errorf("exit status %d", ws.ExitStatus())
+		}
+	}
 }
 
 // kill ends a failed init and reaps it. A forked init is our child too
 // (CLONE_PARENT).
 func (p *initProcess) kill() {
 	_ = unix.Kill(p.pid, unix.SIGKILL)
-	if p.pid != p.cmd.Process.Pid {
+	if p.pid != p.child {
 		var ws unix.WaitStatus
 		_, _ = unix.Wait4(p.pid, &ws, 0, nil)
 	}
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
+	if !p.reaped {
+		_ = unix.Kill(p.child, unix.SIGKILL)
+		_ = p.reapChild()
 	}
 	p.pipe.Close()
 }
