@@ -163,6 +163,13 @@ func Join(dirs []string, pid int) error {
 	if err := Prepare(dirs); err != nil {
 		return err
 	}
+	return Enter(dirs, pid)
+}
+
+// Enter moves pid into the cgroups dirs, which Prepare made. On cgroup v1
+// the first move after a quiet spell waits for an RCU grace period
+// (milliseconds), which create overlaps with init's mounts.
+func Enter(dirs []string, pid int) error {
 	for _, d := range dirs {
 		if err := kfile.Write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", d, err)
@@ -197,23 +204,62 @@ func Prepare(dirs []string) error {
 	return nil
 }
 
-// CloneInto prepares the container's cgroup and opens it for
-// CLONE_INTO_CGROUP when the host is pure cgroup v2: the child then starts
-// inside it, never for a moment in the caller's cgroup. On v1 and hybrid
-// hosts it returns nil (placement is by cgroup.procs writes).
-func CloneInto(dirs []string) (*os.File, error) {
-	hs, err := Hierarchies()
-	if err != nil || len(hs) != 1 || !hs[0].V2 || len(dirs) != 1 {
-		return nil, err
+// Placement is how a new process gets into the container's cgroups. A
+// move by cgroup.procs takes the kernel's global migration lock, whose
+// first taker after a quiet spell waits for an RCU grace period (up to
+// ~15 ms on this kind of machine); a thread that moves itself through a v1
+// "tasks" file skips that lock, and so does a clone into a v2 cgroup.
+type Placement struct {
+	Into  *os.File // a v2 cgroup to clone the process into (CLONE_INTO_CGROUP)
+	Tasks []string // v1 tasks files the process writes "0" to while single-threaded
+	Rest  []string // cgroups the parent still moves it into (Enter)
+}
+
+// Close releases Into.
+func (p *Placement) Close() {
+	if p.Into != nil {
+		p.Into.Close()
 	}
-	if err := Prepare(dirs); err != nil {
-		return nil, err
+}
+
+// FillCpusets gives each existing v1 cpuset cgroup among dirs that has no
+// cpus or mems its parent's, as Prepare does for the ones it makes: an
+// exec's sub-cgroup made by hand accepts no process until then. Missing
+// dirs are left alone.
+func FillCpusets(dirs []string) error {
+	for _, d := range dirs {
+		if cpusetEmpty(d) {
+			if err := fillCpuset(d, filepath.Dir(d)); err != nil {
+				return fmt.Errorf("cgroup %s: %w", d, err)
+			}
+		}
 	}
-	f, err := os.OpenFile(dirs[0], os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open cgroup %s: %w", dirs[0], err)
+	return nil
+}
+
+// Place plans how to place a new process in the existing cgroups dirs
+// (create makes them first; exec never does, so that an exec racing a
+// delete cannot bring back what the delete removed). selfMove says the
+// process can write host cgroup files before anything else (it is not yet
+// in a user namespace of its own).
+func Place(dirs []string, selfMove bool) (*Placement, error) {
+	p := &Placement{}
+	for _, d := range dirs {
+		switch {
+		case isV2Dir(d) && p.Into == nil:
+			f, err := os.OpenFile(d, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				p.Close()
+				return nil, fmt.Errorf("open cgroup %s: %w", d, err)
+			}
+			p.Into = f
+		case selfMove && !isV2Dir(d) && !strings.Contains(d, "\n"):
+			p.Tasks = append(p.Tasks, filepath.Join(d, "tasks"))
+		default:
+			p.Rest = append(p.Rest, d)
+		}
 	}
-	return f, nil
+	return p, nil
 }
 
 // mkdirCgroup creates d and its missing parents. A v1 cpuset cgroup starts

@@ -154,19 +154,23 @@ func (c *Container) create(o CreateOpts) error {
 	}
 	defer closeAll(sp.setns)
 	c.State.CgroupDirs = dirs // from here on, destroy removes them
-	// Record the cgroups before any is made (CloneInto makes it on v2),
-	// so that a create that dies from here on leaves a stopped container
-	// whose delete removes them, never an unrecorded cgroup.
+	// Record the cgroups before any is made, so that a create that dies
+	// from here on leaves a stopped container whose delete removes them,
+	// never an unrecorded cgroup.
 	if err := c.save(); err != nil {
 		return err
 	}
 	fault.Point("create:after-state-cgroups")
-	if sp.cgroupDir, err = cgroup.CloneInto(dirs); err != nil {
+	// init moves itself into its v1 cgroups unless it starts in a user
+	// namespace of its own, where host cgroup files are not its to write.
+	selfMove := sp.cloneflags&unix.CLONE_NEWUSER == 0 && sp.unshare&unix.CLONE_NEWUSER == 0
+	if err := cgroup.Prepare(dirs); err != nil {
 		return err
 	}
-	if sp.cgroupDir != nil {
-		defer sp.cgroupDir.Close()
+	if sp.cgroups, err = cgroup.Place(dirs, selfMove); err != nil {
+		return err
 	}
+	defer sp.cgroups.Close()
 	proc, err := sp.start()
 	if err != nil {
 		return err
@@ -191,14 +195,10 @@ func (c *Container) create(o CreateOpts) error {
 		return err
 	}
 	fault.Point("create:after-state-pid")
-	if err := cgroup.Join(dirs, c.State.Pid); err != nil {
-		return err
-	}
-	fault.Point("create:after-cgroup-join")
-	if err := cgroup.Apply(dirs, spec.Linux.Resources); err != nil {
-		return err
-	}
-	fault.Point("create:after-cgroup-apply")
+	// init makes its mounts while we move it into the cgroups it could
+	// not enter itself (a move by cgroup.procs can wait milliseconds for
+	// the kernel) and apply the limits. It waits for TypeCgroups before
+	// anything that needs them (a cgroup namespace, hooks, the program).
 	cfg := &syncpipe.Config{
 		ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs, Spec: initSpec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: preserve,
@@ -208,6 +208,17 @@ func (c *Container) create(o CreateOpts) error {
 		return fmt.Errorf("send config to init: %w", err)
 	}
 	fault.Point("create:after-config-sent")
+	if err := cgroup.Enter(sp.cgroups.Rest, c.State.Pid); err != nil {
+		return initFailed(proc, err)
+	}
+	fault.Point("create:after-cgroup-join")
+	if err := cgroup.Apply(dirs, spec.Linux.Resources); err != nil {
+		return initFailed(proc, err)
+	}
+	fault.Point("create:after-cgroup-apply")
+	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeCgroups}); err != nil {
+		return initError(err)
+	}
 	if err := pipe.Expect(syncpipe.TypeHooks); err != nil {
 		return initError(err)
 	}
@@ -242,6 +253,22 @@ func (c *Container) create(o CreateOpts) error {
 	}
 	ok = true
 	return nil
+}
+
+// initFailed ends init after a step of ours failed while it was at work.
+// If init had failed first (its setup error is what made our step fail:
+// a dead process cannot join a cgroup), its message is the one to report.
+func initFailed(proc *initProcess, err error) error {
+	_ = unix.Kill(proc.pid, unix.SIGKILL)
+	for {
+		var m syncpipe.Message
+		if proc.pipe.Recv(&m) != nil {
+			return err
+		}
+		if m.Type == syncpipe.TypeError {
+			return errors.New(m.Msg)
+		}
+	}
 }
 
 func initError(err error) error {

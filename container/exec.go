@@ -75,13 +75,17 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	// deadlock `exec --ignore-paused` (its process freezes in the frozen
 	// cgroup) against the `resume` that would thaw it.
 	c.Unlock()
-	if sp.cgroupDir, err = cgroup.CloneInto(dirs); err != nil {
+	// The process moves itself into the v1 cgroups before it joins the
+	// container's namespaces (see cgroup.Placement).
+	if err := cgroup.FillCpusets(dirs); err != nil {
 		closeAll(sp.setns)
 		return 0, err
 	}
-	if sp.cgroupDir != nil {
-		defer sp.cgroupDir.Close()
+	if sp.cgroups, err = cgroup.Place(dirs, true); err != nil {
+		closeAll(sp.setns)
+		return 0, err
 	}
+	defer sp.cgroups.Close()
 	proc, err := sp.start()
 	closeAll(sp.setns)
 	if err != nil {
@@ -108,7 +112,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		}
 		return 0, err
 	}
-	if err := cgroup.Join(dirs, proc.pid); err != nil {
+	if err := cgroup.Enter(sp.cgroups.Rest, proc.pid); err != nil {
 		return fail(err)
 	}
 	// The lock is gone: a delete may have killed the container since its

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/minirunc/minirunc/console"
+	"github.com/minirunc/minirunc/cgroup"
 	"github.com/minirunc/minirunc/exeseal"
 	"github.com/minirunc/minirunc/fault"
 	containerinit "github.com/minirunc/minirunc/init"
@@ -36,7 +37,7 @@ type spawn struct {
 	fork       bool     // nsenter: fork into a joined or new pid/time namespace
 	exec       bool     // exec mode: no rootfs, no fifo
 	sealDir    string   // an empty directory for exeseal's overlay
-	cgroupDir  *os.File // pure cgroup v2: clone straight into this cgroup
+	cgroups    *cgroup.Placement // how init gets into its cgroups; nil: the caller moves it
 	pdeathsig  bool     // foreground run: init dies with its caller
 }
 
@@ -111,6 +112,9 @@ func (s *spawn) start() (*initProcess, error) {
 	if s.becomeRoot {
 		cmd.Env = append(cmd.Env, nsenter.EnvRoot+"=1")
 	}
+	if s.cgroups != nil && len(s.cgroups.Tasks) > 0 {
+		cmd.Env = append(cmd.Env, nsenter.EnvCgroupTasks+"="+strings.Join(s.cgroups.Tasks, "\n"))
+	}
 	// CVE-2024-21626: init inherits only stdio, the preserved fds and
 	// ExtraFiles; whatever else our caller left open without
 	// close-on-exec must not reach it (Go's exec does not close it).
@@ -119,9 +123,9 @@ func (s *spawn) start() (*initProcess, error) {
 		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
 	attr := &syscall.SysProcAttr{Cloneflags: s.cloneflags}
-	if s.cgroupDir != nil {
+	if s.cgroups != nil && s.cgroups.Into != nil {
 		attr.UseCgroupFD = true
-		attr.CgroupFD = int(s.cgroupDir.Fd())
+		attr.CgroupFD = int(s.cgroups.Into.Fd())
 	}
 	if s.cloneflags&unix.CLONE_NEWUSER != 0 {
 		attr.UidMappings = idMaps(s.uidMaps)

@@ -198,10 +198,17 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 		}
 		return false
 	}
-	// The cgroup namespace is made only now, after the parent placed us
-	// in the container's cgroups, so that its root is the container's own
-	// cgroup. Namespaces are per thread; this is the thread that execs.
+	// The parent finishes placing us in our cgroups and applies their
+	// limits while we mount (a move can wait on the kernel). A cgroup
+	// namespace is made only after that, so that its root is the
+	// container's own cgroup. Namespaces are per thread; this is the
+	// thread that execs.
+	inCgroups := false
 	if hasNewNS(spec, specs.CgroupNamespace) {
+		if err := pipe.Expect(syncpipe.TypeCgroups); err != nil {
+			return err
+		}
+		inCgroups = true
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("create cgroup namespace: %w", err)
 		}
@@ -230,6 +237,11 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 		return err
 	}
 	fault.Point("init:after-mounts")
+	if !inCgroups {
+		if err := pipe.Expect(syncpipe.TypeCgroups); err != nil {
+			return err
+		}
+	}
 	// prestart and createRuntime hooks run in the runtime's namespaces,
 	// in the parent; createContainer hooks here, before pivot_root.
 	if err := pipe.Send(syncpipe.Message{Type: syncpipe.TypeHooks}); err != nil {

@@ -3,6 +3,7 @@
 // exiting non-zero; the parent turns that into one clear error.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,8 +19,13 @@ static int sync_fd = -1;
  * clear line; stderr only when there is no socket. */
 static void die(const char *what, int err)
 {
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"msg\":\"nsenter: %s: %s\"}\n", what, strerror(err));
+	char msg[512], safe[256];
+	size_t i;
+	/* what may hold a path: keep the JSON line valid. */
+	for (i = 0; what[i] && i < sizeof(safe) - 1; i++)
+		safe[i] = (what[i] == '"' || what[i] == '\\' || (unsigned char)what[i] < 0x20) ? '?' : what[i];
+	safe[i] = 0;
+	int n = snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"msg\":\"nsenter: %s: %s\"}\n", safe, strerror(err));
 	if (sync_fd < 0 || write(sync_fd, msg, n) != n)
 		fprintf(stderr, "minirunc init: nsenter: %s: %s\n", what, strerror(err));
 	_exit(1);
@@ -38,20 +44,49 @@ static void send_msg(int sync, const char *msg)
 		die("write to sync socket", errno);
 }
 
+/* join_cgroups moves this process, still its only thread, into the
+ * container's v1 cgroups by writing "0" to each tasks file (one path per
+ * line). A thread moving itself skips the kernel's global migration lock,
+ * whose first taker waits for an RCU grace period; the threads Go starts
+ * later are born in these cgroups. */
+static void join_cgroups(char *list)
+{
+	char *save = NULL, *path, what[300];
+	for (path = strtok_r(list, "\n", &save); path; path = strtok_r(NULL, "\n", &save)) {
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			snprintf(what, sizeof(what), "join cgroup %s", path);
+			die(what, errno);
+		}
+		close(fd);
+	}
+}
+
 void minirunc_nsenter(void)
 {
 	const char *setns_list = getenv("_MINIRUNC_SETNS");
 	int unshare_flags = env_int("_MINIRUNC_UNSHARE", 0);
 	int do_fork = env_int("_MINIRUNC_FORK", 0);
 	int become_root = env_int("_MINIRUNC_ROOT", 0);
+	const char *cgroup_tasks = getenv("_MINIRUNC_CGROUP_TASKS");
 	int sync = env_int("_MINIRUNC_SYNCFD", -1);
 	char buf[64];
 
-	if (!setns_list && !unshare_flags && !do_fork && !become_root)
+	if (!setns_list && !unshare_flags && !do_fork && !become_root && !cgroup_tasks)
 		return; /* an ordinary minirunc command */
 	if (sync < 0)
 		die("no sync socket", EINVAL);
 	sync_fd = sync;
+
+	/* Still in the host's user and mount namespaces: cgroups first. */
+	if (cgroup_tasks && *cgroup_tasks) {
+		char *list = strdup(cgroup_tasks);
+		if (!list)
+			die("join cgroups", ENOMEM);
+		join_cgroups(list);
+		free(list);
+	}
+	unsetenv("_MINIRUNC_CGROUP_TASKS");
 
 	/* Join: the parent lists the user namespace first, so that the
 	 * others are joined with the privileges it grants. */

@@ -9,6 +9,9 @@
 //
 // Environment (set by the parent, removed by the constructor):
 //
+//	_MINIRUNC_CGROUP_TASKS  v1 cgroup "tasks" files, one per line, the
+//	                   process writes "0" to first, moving itself (see
+//	                   cgroup.Placement)
 //	_MINIRUNC_SETNS    comma-separated fds of namespace files to join, user first
 //	_MINIRUNC_UNSHARE  clone flags of namespaces to create after joining
 //	_MINIRUNC_FORK     "1": fork (CLONE_PARENT) so the child is in the new
@@ -32,10 +35,11 @@ import "C"
 
 // Env names shared with the parent.
 const (
-	EnvSetns   = "_MINIRUNC_SETNS"
-	EnvUnshare = "_MINIRUNC_UNSHARE"
-	EnvFork    = "_MINIRUNC_FORK"
-	EnvRoot    = "_MINIRUNC_ROOT"
+	EnvCgroupTasks = "_MINIRUNC_CGROUP_TASKS"
+	EnvSetns       = "_MINIRUNC_SETNS"
+	EnvUnshare     = "_MINIRUNC_UNSHARE"
+	EnvFork        = "_MINIRUNC_FORK"
+	EnvRoot        = "_MINIRUNC_ROOT"
 )
 
 // Message types the constructor sends.

@@ -4,7 +4,11 @@
 // a typed error, so a failure inside the container reaches the user as one
 // line and the parent knows to tear down.
 //
-//	parent -> child   Config            after the child sits in its cgroups
+//	parent -> child   Config            once the child's cgroups exist
+//	parent -> child   {"type":"cgroups"} the child sits in its cgroups, with
+//	                                     their limits: the child makes its
+//	                                     mounts meanwhile, and waits for this
+//	                                     before a cgroup namespace and hooks
 //	child  -> parent  {"type":"hooks"}  mounts done: run prestart, createRuntime
 //	parent -> child   {"type":"hooksDone"}
 //	child  -> parent  {"type":"ready"}  about to wait on the exec fifo
@@ -23,6 +27,7 @@ import (
 
 // Message types.
 const (
+	TypeCgroups   = "cgroups"
 	TypeHooks     = "hooks"
 	TypeHooksDone = "hooksDone"
 	TypeReady     = "ready"
