@@ -9,8 +9,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/cgroup"
+	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/exeseal"
 	"github.com/minirunc/minirunc/fault"
 	containerinit "github.com/minirunc/minirunc/init"
@@ -33,12 +33,12 @@ type spawn struct {
 	unshare    uintptr    // new namespaces made by nsenter after joining
 	uidMaps    []specs.LinuxIDMapping
 	gidMaps    []specs.LinuxIDMapping
-	becomeRoot bool     // nsenter: setresuid(0) after joining a user namespace
-	fork       bool     // nsenter: fork into a joined or new pid/time namespace
-	exec       bool     // exec mode: no rootfs, no fifo
-	sealDir    string   // an empty directory for exeseal's overlay
+	becomeRoot bool              // nsenter: setresuid(0) after joining a user namespace
+	fork       bool              // nsenter: fork into a joined or new pid/time namespace
+	exec       bool              // exec mode: no rootfs, no fifo
+	sealDir    string            // an empty directory for exeseal's overlay
 	cgroups    *cgroup.Placement // how init gets into its cgroups; nil: the caller moves it
-	pdeathsig  bool     // foreground run: init dies with its caller
+	pdeathsig  bool              // foreground run: init dies with its caller
 }
 
 // initProcess is a started init.
