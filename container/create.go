@@ -72,7 +72,7 @@ func Create(o CreateOpts) (*Container, error) {
 		Rootfs: o.Bundle.Rootfs, Created: time.Now().UTC(), Owner: "", Annotations: spec.Annotations,
 		NoNewKeyring: o.NoNewKeyring,
 	}
-	c.spec = spec // save() records it
+	c.spec, c.specRaw = spec, o.Bundle.Raw // save() records it
 	if err := c.create(o); err != nil {
 		c.destroy()
 		return nil, err
@@ -200,9 +200,16 @@ func (c *Container) create(o CreateOpts) error {
 	// the kernel) and apply the limits. It waits for TypeCgroups before
 	// anything that needs them (a cgroup namespace, hooks, the program).
 	cfg := &syncpipe.Config{
-		ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs, Spec: initSpec,
+		ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: preserve,
 		CgroupDirs: dirs, State: c.specState(Created),
+	}
+	var raw []byte
+	if initSpec == spec {
+		raw = o.Bundle.Raw
+	}
+	if err := cfg.SetSpec(initSpec, raw); err != nil {
+		return err
 	}
 	if err := pipe.Send(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)

@@ -134,8 +134,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	spec := &specs.Spec{Version: c.State.OCIVersion, Process: p, Linux: &specs.Linux{Seccomp: sc}}
 	st := c.specState(Running)
 	st.Pid = proc.pid
-	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Spec: spec, PreserveFDs: preserve, State: st,
+	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, PreserveFDs: preserve, State: st,
 		NoNewKeyring: c.State.NoNewKeyring}
+	if err := cfg.SetSpec(spec, nil); err != nil {
+		return fail(err)
+	}
 	if err := proc.pipe.Send(cfg); err != nil {
 		return fail(fmt.Errorf("send config to exec init: %w", err))
 	}

@@ -69,6 +69,10 @@ type Container struct {
 	State State
 	lock  *os.File
 	spec  *specs.Spec // State.Config, decoded on first use
+	// specRaw is spec's encoding while spec is as create read it, so
+	// that saving does not encode it again (reflection over every spec
+	// type, the first time in a process).
+	specRaw []byte
 }
 
 // Spec is the container's spec. A config that cannot be decoded (a
@@ -179,7 +183,9 @@ func (c *Container) Unlock() {
 // the failure to survive is a killed process, which rename covers; the
 // state root is a tmpfs (/run) that a power loss empties anyway.
 func (c *Container) save() error {
-	if c.spec != nil {
+	if c.spec != nil && c.specRaw != nil {
+		c.State.Config = c.specRaw
+	} else if c.spec != nil {
 		// The decoded spec may have changed (update): it is the truth.
 		raw, err := json.Marshal(c.spec)
 		if err != nil {

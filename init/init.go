@@ -71,6 +71,10 @@ func Main() {
 		// The parent died or gave up before placing us: nothing to do.
 		os.Exit(1)
 	}
+	if err := cfg.DecodeSpec(); err != nil {
+		pipe.SendError(err)
+		os.Exit(1)
+	}
 	fault.Point(faultPrefix() + "after-config")
 	if os.Getenv(EnvExec) != "" {
 		execMain(pipe, &cfg)

@@ -22,6 +22,7 @@ type Bundle struct {
 	Dir    string      // absolute bundle directory
 	Rootfs string      // absolute rootfs path
 	Spec   *specs.Spec // the validated spec
+	Raw    []byte      // config.json as read: Spec encoded, without encoding it again
 }
 
 // idPattern is what ValidateID accepts, checked by hand: a regexp
@@ -75,7 +76,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{Dir: abs, Spec: spec}
+	b := &Bundle{Dir: abs, Spec: spec, Raw: data}
 	if err := b.validate(); err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}

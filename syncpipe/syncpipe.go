@@ -36,15 +36,43 @@ const (
 
 // Config is everything init needs, sent once by the parent.
 type Config struct {
-	ID           string       `json:"id"`
-	Bundle       string       `json:"bundle"`
-	Rootfs       string       `json:"rootfs"`
-	Spec         *specs.Spec  `json:"spec"`
-	NoPivot      bool         `json:"noPivot,omitempty"`
-	NoNewKeyring bool         `json:"noNewKeyring,omitempty"`
-	PreserveFDs  int          `json:"preserveFds,omitempty"`
-	CgroupDirs   []string     `json:"cgroupDirs,omitempty"`
-	State        *specs.State `json:"state"` // for createContainer and startContainer hooks
+	ID           string          `json:"id"`
+	Bundle       string          `json:"bundle"`
+	Rootfs       string          `json:"rootfs"`
+	SpecJSON     json.RawMessage `json:"spec"`
+	Spec         *specs.Spec     `json:"-"` // SpecJSON decoded by DecodeSpec
+	NoPivot      bool            `json:"noPivot,omitempty"`
+	NoNewKeyring bool            `json:"noNewKeyring,omitempty"`
+	PreserveFDs  int             `json:"preserveFds,omitempty"`
+	CgroupDirs   []string        `json:"cgroupDirs,omitempty"`
+	State        *specs.State    `json:"state"` // for createContainer and startContainer hooks
+}
+
+// SetSpec records the spec to send: raw, its encoding when the caller
+// has it (config.json as read), else encoded here. Encoding a spec costs a
+// process its first use of reflection over every spec type.
+func (c *Config) SetSpec(s *specs.Spec, raw []byte) error {
+	c.Spec = s
+	if raw != nil {
+		c.SpecJSON = raw
+		return nil
+	}
+	var err error
+	c.SpecJSON, err = json.Marshal(s)
+	return err
+}
+
+// DecodeSpec decodes the spec the parent sent.
+func (c *Config) DecodeSpec() error {
+	var s specs.Spec
+	if err := json.Unmarshal(c.SpecJSON, &s); err != nil {
+		return fmt.Errorf("sync: decode spec: %w", err)
+	}
+	if s.Process == nil || s.Linux == nil {
+		return errors.New("sync: the spec has no process or linux section")
+	}
+	c.Spec = &s
+	return nil
 }
 
 // Message is a step report or request.
