@@ -197,20 +197,30 @@ func (c *Container) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(c.Dir, ".state-*")
+	// One temp name is enough: every save holds the exclusive lock. A
+	// temp file left by a killed save is truncated by the next.
+	tmp := filepath.Join(c.Dir, ".state.tmp")
+	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write state: %w", &os.PathError{Op: "open", Path: tmp, Err: err})
 	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
+	for len(data) > 0 {
+		n, werr := unix.Write(fd, data)
+		if werr != nil {
+			err = werr
+			break
+		}
+		data = data[n:]
+	}
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(c.Dir, stateFile))
+		err = unix.Rename(tmp, filepath.Join(c.Dir, stateFile))
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state: %w", err)
+		unix.Unlink(tmp)
+		return fmt.Errorf("write state %s: %w", filepath.Join(c.Dir, stateFile), err)
 	}
 	return nil
 }

@@ -62,16 +62,57 @@ func (c *Config) SetSpec(s *specs.Spec, raw []byte) error {
 	return err
 }
 
-// DecodeSpec decodes the spec the parent sent.
+// initSpec is the part of the spec init reads; DecodeSpec fills only
+// these fields of Config.Spec. Decoding a type makes encoding/json analyse
+// every type reachable from it, on first use in a process: the whole
+// specs.Spec costs init about 0.7 ms, this view about half. A field init
+// starts to use must be added here.
+type initSpec struct {
+	Version     string            `json:"ociVersion"`
+	Process     *specs.Process    `json:"process"`
+	Root        *specs.Root       `json:"root"`
+	Hostname    string            `json:"hostname"`
+	Domainname  string            `json:"domainname"`
+	Mounts      []specs.Mount     `json:"mounts"`
+	Annotations map[string]string `json:"annotations"`
+	Hooks       *struct {
+		CreateContainer []specs.Hook `json:"createContainer"`
+		StartContainer  []specs.Hook `json:"startContainer"`
+	} `json:"hooks"`
+	Linux *struct {
+		Namespaces        []specs.LinuxNamespace `json:"namespaces"`
+		UIDMappings       []specs.LinuxIDMapping `json:"uidMappings"`
+		GIDMappings       []specs.LinuxIDMapping `json:"gidMappings"`
+		Devices           []specs.LinuxDevice    `json:"devices"`
+		Sysctl            map[string]string      `json:"sysctl"`
+		Seccomp           *specs.LinuxSeccomp    `json:"seccomp"`
+		RootfsPropagation string                 `json:"rootfsPropagation"`
+		MaskedPaths       []string               `json:"maskedPaths"`
+		ReadonlyPaths     []string               `json:"readonlyPaths"`
+		MountLabel        string                 `json:"mountLabel"`
+	} `json:"linux"`
+}
+
+// DecodeSpec decodes the part of the spec the parent sent that init uses
+// (see initSpec).
 func (c *Config) DecodeSpec() error {
-	var s specs.Spec
-	if err := json.Unmarshal(c.SpecJSON, &s); err != nil {
+	var v initSpec
+	if err := json.Unmarshal(c.SpecJSON, &v); err != nil {
 		return fmt.Errorf("sync: decode spec: %w", err)
 	}
-	if s.Process == nil || s.Linux == nil {
+	if v.Process == nil || v.Linux == nil {
 		return errors.New("sync: the spec has no process or linux section")
 	}
-	c.Spec = &s
+	s := &specs.Spec{Version: v.Version, Process: v.Process, Root: v.Root, Hostname: v.Hostname,
+		Domainname: v.Domainname, Mounts: v.Mounts, Annotations: v.Annotations}
+	if v.Hooks != nil {
+		s.Hooks = &specs.Hooks{CreateContainer: v.Hooks.CreateContainer, StartContainer: v.Hooks.StartContainer}
+	}
+	l := v.Linux
+	s.Linux = &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
+		Devices: l.Devices, Sysctl: l.Sysctl, Seccomp: l.Seccomp, RootfsPropagation: l.RootfsPropagation,
+		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel}
+	c.Spec = s
 	return nil
 }
 
