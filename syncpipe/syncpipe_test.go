@@ -45,7 +45,7 @@ func TestDecodeSpecKeepsWhatInitUses(t *testing.T) {
 		"namespaces": {s.Linux.Namespaces, g.Linux.Namespaces}, "devices": {s.Linux.Devices, g.Linux.Devices},
 		"sysctl": {s.Linux.Sysctl, g.Linux.Sysctl}, "seccomp": {s.Linux.Seccomp, g.Linux.Seccomp},
 		"rootfsPropagation": {s.Linux.RootfsPropagation, g.Linux.RootfsPropagation},
-		"maskedPaths": {s.Linux.MaskedPaths, g.Linux.MaskedPaths}, "readonlyPaths": {s.Linux.ReadonlyPaths, g.Linux.ReadonlyPaths},
+		"maskedPaths":       {s.Linux.MaskedPaths, g.Linux.MaskedPaths}, "readonlyPaths": {s.Linux.ReadonlyPaths, g.Linux.ReadonlyPaths},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {
 			t.Errorf("%s: sent %+v, init got %+v", name, pair[0], pair[1])
