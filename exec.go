@@ -142,7 +142,7 @@ func execProcess(cmd *cli.Command, c *container.Container) (*specs.Process, erro
 		}
 		return &p, nil
 	}
-	base := c.Spec().Process
+	base := c.ProcessSpec().Process
 	p := *base
 	p.Args = cmd.Args().Slice()[1:]
 	p.Env = append([]string(nil), base.Env...)
@@ -216,7 +216,7 @@ func parseUser(s string, c *container.Container) (uint32, uint32, error) {
 	u, g, hasGroup := strings.Cut(s, ":")
 	rootDir := filepath.Join("/proc", strconv.Itoa(c.State.Pid), "root")
 	// A bare uid keeps the container process's gid, as with runc.
-	uid, gid := 0, int(c.Spec().Process.User.GID)
+	uid, gid := 0, int(c.ProcessSpec().Process.User.GID)
 	if n, err := strconv.Atoi(u); err == nil && n >= 0 {
 		uid = n
 	} else {

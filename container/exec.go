@@ -51,7 +51,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		sp.console = o.Console
 	}
 	var sc *specs.LinuxSeccomp
-	if l := c.Spec().Linux; l != nil {
+	if l := c.ProcessSpec().Linux; l != nil {
 		sc = l.Seccomp
 	}
 	listener, err := connectListener(sc)
@@ -125,7 +125,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	fault.Point("exec:after-cgroup-join")
 	// The exec'd process gets the container's seccomp filter, as with runc.
 	p := o.Process
-	if base := c.Spec().Process; p.OOMScoreAdj == nil && base != nil && base.OOMScoreAdj != nil {
+	if base := c.ProcessSpec().Process; p.OOMScoreAdj == nil && base != nil && base.OOMScoreAdj != nil {
 		// As runc: the container's oom_score_adj, not the caller's.
 		cp := *p
 		cp.OOMScoreAdj = base.OOMScoreAdj
@@ -176,7 +176,7 @@ func (c *Container) execNamespaces(sp *spawn) error {
 	}
 	defer unix.Close(pidfd)
 	for _, t := range nsOrder {
-		if !hasNamespace(c.Spec(), t) {
+		if !hasNamespace(c.ProcessSpec(), t) {
 			continue
 		}
 		p := filepath.Join("/proc", strconv.Itoa(c.State.Pid), "ns", nsFile[t])

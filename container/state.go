@@ -19,6 +19,7 @@ import (
 	"github.com/minirunc/minirunc/freezer"
 	"github.com/minirunc/minirunc/kfile"
 	"github.com/minirunc/minirunc/specconv"
+	"github.com/minirunc/minirunc/syncpipe"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -73,6 +74,7 @@ type Container struct {
 	// that saving does not encode it again (reflection over every spec
 	// type, the first time in a process).
 	specRaw []byte
+	pspec   *specs.Spec // ProcessSpec's partial decoding
 }
 
 // Spec is the container's spec. A config that cannot be decoded (a
@@ -92,6 +94,23 @@ func (c *Container) Spec() *specs.Spec {
 		c.spec = &s
 	}
 	return c.spec
+}
+
+// ProcessSpec is the spec as exec needs it: the fields a container's init
+// reads (its process, namespaces, seccomp...; see syncpipe.DecodeInitSpec),
+// without decoding the rest (first-use reflection over every spec type).
+func (c *Container) ProcessSpec() *specs.Spec {
+	if c.spec != nil {
+		return c.spec
+	}
+	if c.pspec == nil {
+		s, err := syncpipe.DecodeInitSpec(c.State.Config)
+		if err != nil {
+			return c.Spec()
+		}
+		c.pspec = s
+	}
+	return c.pspec
 }
 
 // hooks returns the spec's hooks. start and delete want only these: when

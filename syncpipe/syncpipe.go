@@ -96,12 +96,23 @@ type initSpec struct {
 // DecodeSpec decodes the part of the spec the parent sent that init uses
 // (see initSpec).
 func (c *Config) DecodeSpec() error {
-	var v initSpec
-	if err := json.Unmarshal(c.SpecJSON, &v); err != nil {
+	s, err := DecodeInitSpec(c.SpecJSON)
+	if err != nil {
 		return fmt.Errorf("sync: decode spec: %w", err)
 	}
+	c.Spec = s
+	return nil
+}
+
+// DecodeInitSpec decodes from an encoded spec the fields init reads (see
+// initSpec), which are also all that exec reads of its container's.
+func DecodeInitSpec(raw []byte) (*specs.Spec, error) {
+	var v initSpec
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
 	if v.Process == nil || v.Linux == nil {
-		return errors.New("sync: the spec has no process or linux section")
+		return nil, errors.New("the spec has no process or linux section")
 	}
 	s := &specs.Spec{Version: v.Version, Process: v.Process, Root: v.Root, Hostname: v.Hostname,
 		Domainname: v.Domainname, Mounts: v.Mounts, Annotations: v.Annotations}
@@ -112,8 +123,7 @@ func (c *Config) DecodeSpec() error {
 	s.Linux = &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
 		Devices: l.Devices, Sysctl: l.Sysctl, Seccomp: l.Seccomp, RootfsPropagation: l.RootfsPropagation,
 		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel}
-	c.Spec = s
-	return nil
+	return s, nil
 }
 
 // Message is a step report or request.
