@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,12 +43,18 @@ func listCommand() *cli.Command {
 			}
 			switch cmd.String("format") {
 			case "table":
-				w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+				// tabwriter writes cell by cell: one write(2) for
+				// the whole table, not a dozen per line.
+				out := bufio.NewWriter(os.Stdout)
+				w := tabwriter.NewWriter(out, 12, 1, 3, ' ', 0)
 				fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
 				for _, s := range states {
 					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
 				}
-				return w.Flush()
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				return out.Flush()
 			case "json":
 				return json.NewEncoder(os.Stdout).Encode(states)
 			default:

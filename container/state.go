@@ -75,6 +75,8 @@ type Container struct {
 	// type, the first time in a process).
 	specRaw []byte
 	pspec   *specs.Spec // ProcessSpec's partial decoding
+	// inCreate: read without the lock (List) while a live create held it.
+	inCreate bool
 }
 
 // Spec is the container's spec. A config that cannot be decoded (a
@@ -287,6 +289,9 @@ func (c *Container) Status() string {
 	if !c.initAlive() {
 		return Stopped
 	}
+	if c.inCreate {
+		return Creating
+	}
 	if c.State.Status == Creating {
 		// Only create records creating, and it holds the exclusive lock
 		// until it records created or removes everything. Whoever reads
@@ -380,8 +385,7 @@ func List(root string) ([]*Container, error) {
 		if !ents[i].IsDir() {
 			return
 		}
-		if c, err := Load(root, ents[i].Name(), false); err == nil {
-			c.Unlock()
+		if c, err := peek(root, ents[i].Name()); err == nil {
 			loaded[i] = c
 		} // else gone, or a create still without state
 	})
@@ -392,6 +396,36 @@ func List(root string) ([]*Container, error) {
 		}
 	}
 	return out, nil
+}
+
+// peek reads a container's state without waiting for its lock: state.json
+// is replaced whole (rename), so it is always complete. Only a recorded
+// "creating" needs the lock's word: held, the create is under way; free,
+// the create died (and Status says stopped).
+func peek(root, id string) (*Container, error) {
+	dir, err := stateDir(root, id)
+	if err != nil {
+		return nil, err
+	}
+	data, err := kfile.Read(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{Dir: dir}
+	if err := json.Unmarshal(data, &c.State); err != nil {
+		return nil, err
+	}
+	if c.State.Status == Creating {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer unix.Close(fd)
+		if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+			c.inCreate = true
+		}
+	}
+	return c, nil
 }
 
 // ForEach calls f(0) ... f(n-1) on up to four goroutines: list-type work

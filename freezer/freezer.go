@@ -36,7 +36,20 @@ var ErrNoFreezer = errors.New("the container's cgroups have no freezer")
 // file finds the control file: v1's freezer.state first, else v2's
 // cgroup.freeze.
 func file(dirs []string) (path string, v2 bool, err error) {
+	// The v1 freezer is mounted at .../freezer nearly everywhere: look
+	// there first (status is asked for every container a list shows).
+	ordered := make([]string, 0, len(dirs))
 	for _, d := range dirs {
+		if strings.Contains(d, "freezer") {
+			ordered = append(ordered, d)
+		}
+	}
+	for _, d := range dirs {
+		if !strings.Contains(d, "freezer") {
+			ordered = append(ordered, d)
+		}
+	}
+	for _, d := range ordered {
 		p := filepath.Join(d, "freezer.state")
 		if _, err := os.Stat(p); err == nil {
 			return p, false, nil
