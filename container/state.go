@@ -286,11 +286,11 @@ func (c *Container) initAlive() bool {
 
 // Status derives the current status.
 func (c *Container) Status() string {
+	if c.inCreate {
+		return Creating // its init may not even be cloned yet
+	}
 	if !c.initAlive() {
 		return Stopped
-	}
-	if c.inCreate {
-		return Creating
 	}
 	if c.State.Status == Creating {
 		// Only create records creating, and it holds the exclusive lock

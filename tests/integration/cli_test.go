@@ -213,6 +213,47 @@ func TestListJSON(t *testing.T) {
 	}
 }
 
+// TestListDuringCreate: list does not wait for a create under way (its
+// createRuntime hook holds it for seconds) and shows it as creating;
+// once the create is done, created.
+func TestListDuringCreate(t *testing.T) {
+	e := NewEnv(t)
+	id := e.NewID()
+	b := e.Bundle(id, []string{"sleep", "100"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "2"}}}}
+	})
+	a := e.runAsync("create", "--bundle", b, id)
+	statusOf := func() string {
+		var list []map[string]any
+		out := e.MustRun("list", "--format", "json")
+		if err := json.Unmarshal([]byte(out), &list); err != nil && strings.TrimSpace(out) != "null" {
+			t.Fatalf("list --format json: %v: %s", err, out)
+		}
+		for _, c := range list {
+			if c["id"] == id {
+				s, _ := c["status"].(string)
+				return s
+			}
+		}
+		return ""
+	}
+	waitFor(t, "the create to record its state", func() bool {
+		_, err := os.Stat(filepath.Join(e.Root, id, "state.json"))
+		return err == nil
+	})
+	if st := statusOf(); st != "creating" {
+		t.Errorf("list during the create: status %q, want creating", st)
+	}
+	<-a.done
+	if a.code != 0 {
+		t.Fatalf("create: exit %d", a.code)
+	}
+	if st := statusOf(); st != "created" {
+		t.Errorf("list after the create: status %q, want created", st)
+	}
+	e.MustRun("delete", "--force", id)
+}
+
 func TestListQuiet(t *testing.T) {
 	e := NewEnv(t)
 	created, running := twoContainers(e)

@@ -201,6 +201,11 @@ func stormCheckOutput(id string, c stormCall) string {
 			if pid != 0 {
 				return fmt.Sprintf("%s stopped with pid %v", c.op, pid)
 			}
+		case "creating":
+			// list does not wait for a create under way (state does).
+			if c.op != "list" {
+				return fmt.Sprintf("%s shows status creating", c.op)
+			}
 		default:
 			return fmt.Sprintf("%s shows status %v", c.op, st["status"])
 		}
