@@ -315,34 +315,31 @@ func TestRunExitCodeSignal(t *testing.T) {
 	}
 }
 
-// TestRunForwardsSignals: SIGTERM sent to `minirunc run` reaches the
-// container, whose trap exits 7, and run exits with that code.
+// TestRunForwardsSignals: run passes signals on to the container's
+// process: a common one at once, and a rarely sent one (caught a moment
+// after the process starts) too.
 func TestRunForwardsSignals(t *testing.T) {
-	e := NewEnv(t)
-	id := e.NewID()
-	b := e.Bundle(id, []string{"sh", "-c", `trap "exit 7" TERM; echo ready; sleep 100 & wait`}, nil)
-	r := e.startBgRun(b, id)
-	r.waitLine("ready")
-	r.signal(syscall.SIGTERM)
-	if code := r.wait(); code != 7 {
-		t.Fatalf("run exit %d after SIGTERM, want 7; stderr: %s", code, r.Stderr())
+	for _, tc := range []struct {
+		name   string
+		sig    syscall.Signal
+		script string
+		code   int
+	}{
+		{"TERM", syscall.SIGTERM, `trap "exit 7" TERM; echo ready; sleep 100 & wait`, 7},
+		{"PWR", syscall.SIGPWR, `trap "exit 6" PWR; sleep 0.5; echo ready; sleep 100 & wait`, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEnv(t)
+			id := e.NewID()
+			r := e.startBgRun(e.Bundle(id, []string{"sh", "-c", tc.script}, nil), id)
+			r.waitLine("ready")
+			r.signal(tc.sig)
+			if code := r.wait(); code != tc.code {
+				t.Fatalf("run exit %d after %v, want %d; stderr: %s", code, tc.sig, tc.code, r.Stderr())
+			}
+			requireNoResidue(t, e.Root, id)
+		})
 	}
-	requireNoResidue(t, e.Root, id)
-}
-
-// TestRunForwardsRareSignals: signals beyond the common ones (caught a
-// moment after the process starts) are forwarded too.
-func TestRunForwardsRareSignals(t *testing.T) {
-	e := NewEnv(t)
-	id := e.NewID()
-	b := e.Bundle(id, []string{"sh", "-c", `trap "exit 6" PWR; sleep 0.5; echo ready; sleep 100 & wait`}, nil)
-	r := e.startBgRun(b, id)
-	r.waitLine("ready")
-	r.signal(syscall.SIGPWR)
-	if code := r.wait(); code != 6 {
-		t.Fatalf("run exit %d after SIGPWR, want 6; stderr: %s", code, r.Stderr())
-	}
-	requireNoResidue(t, e.Root, id)
 }
 
 func TestRunDetach(t *testing.T) {
