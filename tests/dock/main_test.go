@@ -227,11 +227,16 @@ func (e *Env) Run(args ...string) (string, string, int) {
 	return e.RunIn(nil, args...)
 }
 
+// command is minidock with this env's roots and global flags, and args.
+func (e *Env) command(args ...string) *exec.Cmd {
+	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, e.Global...)
+	return exec.Command(minidock, append(full, args...)...)
+}
+
 // RunIn is Run with stdin.
 func (e *Env) RunIn(stdin []byte, args ...string) (string, string, int) {
 	e.t.Helper()
-	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, append(append([]string{}, e.Global...), args...)...)
-	cmd := exec.Command(minidock, full...)
+	cmd := e.command(args...)
 	// Files, not pipes: a monitor must never hold our pipes.
 	so, _ := os.CreateTemp("", "stdout-")
 	se, _ := os.CreateTemp("", "stderr-")
