@@ -1,13 +1,16 @@
 #!/bin/bash
 # demo-dock.sh MINIDOCK MINIRUNC: the front-end at work, in a private mount
-# namespace and throw-away roots: import busybox as an image, run a
-# container in the background, list it, read its logs, remove it.
+# and network namespace and throw-away roots: import busybox as an image,
+# run a container in the background (on the default bridge network, made
+# in the private network namespace: the host's is never touched), list it,
+# read its logs, remove it.
 set -euo pipefail
 DOCK=$(readlink -f "${1:-bin/minidock}")
 RUNC=$(readlink -f "${2:-bin/minirunc}")
 if [ -z "${MINIDOCK_DEMO_NS:-}" ]; then
-	exec env MINIDOCK_DEMO_NS=1 unshare --mount --propagation private "$0" "$@"
+	exec env MINIDOCK_DEMO_NS=1 unshare --mount --net --propagation private "$0" "$@"
 fi
+ip link set lo up
 WORK=$(mktemp -d /tmp/minidock-demo.XXXXXX)
 CGPARENT=/minidock-demo
 md() { "$DOCK" --root "$WORK/root" --exec-root "$WORK/run" --runtime "$RUNC" --cgroup-parent "$CGPARENT" "$@"; }
@@ -38,9 +41,11 @@ sleep 0.5
 md ps
 md logs demo
 md exec demo uname -a
+md exec demo sh -c 'ip -4 -o addr show eth0; ip route; cat /etc/hosts | tail -1'
 md stop -t 1 demo
 md ps -a
 md rm demo
 md run --rm busybox:local echo "a --rm container: gone when done"
+md run --rm --network none busybox:local ip -o link
 md ps -a
 set +x

@@ -34,7 +34,7 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 0.5)"},
 		&cli.Int64Flag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "CPU shares (relative weight)"},
 		&cli.Int64Flag{Name: "pids-limit", Usage: "the most processes (-1 unlimited)"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network: none, host, bridge, container:NAME|ID"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "network: bridge (or default), none, host, container:NAME|ID"},
 		&cli.StringFlag{Name: "pid", Usage: "PID namespace: host, container:NAME|ID (default: its own)"},
 		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), shareable, none, host, container:NAME|ID"},
 		&cli.StringFlag{Name: "uts", Usage: "UTS namespace: host, container:NAME|ID (default: its own)"},
@@ -149,6 +149,9 @@ func buildConfig(cmd *cli.Command, img *image.Image, ref string, args []string) 
 		SecurityOpt: cmd.StringSlice("security-opt"), ReadonlyRootfs: cmd.Bool("read-only"),
 		CPUShares: cmd.Int64("cpu-shares"), Init: cmd.Bool("init"),
 		PidMode: cmd.String("pid"), IpcMode: cmd.String("ipc"), UTSMode: cmd.String("uts"),
+	}
+	if hc.NetworkMode == "default" { // Docker's name for the default network
+		hc.NetworkMode = "bridge"
 	}
 	for _, ns := range [][2]string{{"pid", hc.PidMode}, {"ipc", hc.IpcMode}, {"uts", hc.UTSMode}} {
 		if err := container.CheckNamespaceMode(ns[0], ns[1]); err != nil {

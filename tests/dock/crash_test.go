@@ -13,8 +13,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -36,21 +34,7 @@ func manyFilesLayer(n int) []byte {
 // layer, tagged big:v1.
 func bigArchive(t *testing.T, dir string) (string, v1.Image) {
 	t.Helper()
-	base, err := os.ReadFile(busyboxTar)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layerOf(t, base), layerOf(t, manyFilesLayer(40000)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = "amd64", "linux"
-	cf.Config.Cmd = []string{"sh"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := busyboxPlus(t, manyFilesLayer(40000), []string{"sh"})
 	p := filepath.Join(dir, "big.tar")
 	tag, _ := name.NewTag("big:v1")
 	if err := tarball.WriteToFile(p, tag, img); err != nil {
@@ -62,8 +46,7 @@ func bigArchive(t *testing.T, dir string) (string, v1.Image) {
 // startDock starts minidock in the background with this env's roots.
 func (e *Env) startDock(stdin io.Reader, args ...string) *exec.Cmd {
 	e.t.Helper()
-	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, args...)
-	cmd := exec.Command(minidock, full...)
+	cmd := e.command(args...)
 	cmd.Stdin = stdin
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

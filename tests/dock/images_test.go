@@ -30,34 +30,45 @@ func layerOf(t *testing.T, data []byte) v1.Layer {
 	return l
 }
 
-// twoLayerImage is busybox plus a layer that adds /data/new, deletes
-// /etc/group (a whiteout) and makes /var opaque.
-func twoLayerImage(t *testing.T) v1.Image {
+// busyboxPlus is a linux/amd64 image of two layers, the busybox rootfs
+// and top (a tar), whose config runs cmd, with env when it is given.
+func busyboxPlus(t *testing.T, top []byte, cmd []string, env ...string) v1.Image {
 	t.Helper()
 	base, err := os.ReadFile(busyboxTar)
 	if err != nil {
 		t.Fatal(err)
 	}
+	img, err := mutate.AppendLayers(empty.Image, layerOf(t, base), layerOf(t, top))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = "amd64", "linux"
+	cf.Config.Cmd = cmd
+	if len(env) > 0 {
+		cf.Config.Env = env
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// twoLayerImage is busybox plus a layer that adds /data/new, deletes
+// /etc/group (a whiteout) and makes /var opaque.
+func twoLayerImage(t *testing.T) v1.Image {
+	t.Helper()
 	var b tarBuilder
 	b.add(&tar.Header{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
 	b.add(&tar.Header{Name: "data/new", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("top layer\n"))
 	b.add(&tar.Header{Name: "data/hard", Typeflag: tar.TypeLink, Linkname: "data/new"}, nil)
 	b.add(&tar.Header{Name: "etc/.wh.group", Typeflag: tar.TypeReg, Mode: 0o644}, nil)
 	b.add(&tar.Header{Name: "var/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o644}, nil)
-	img, err := mutate.AppendLayers(empty.Image, layerOf(t, base), layerOf(t, b.bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = "amd64", "linux"
-	cf.Config.Cmd = []string{"sh"}
-	cf.Config.Env = []string{"PATH=/bin", "FROM_IMAGE=yes"}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return busyboxPlus(t, b.bytes(), []string{"sh"}, "PATH=/bin", "FROM_IMAGE=yes")
 }
 
 func TestLoadDockerSaveOCILayoutAndSaveRoundTrip(t *testing.T) {

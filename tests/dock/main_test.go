@@ -192,10 +192,11 @@ func (e *Env) cleanup() {
 			}
 		}
 	}
-	// No veth, bridge made by minidock, or address allocation.
+	// No veth, bridge made by minidock (the default one, minidock0, is
+	// every test's without --network), or address allocation.
 	links, _ := net.Interfaces()
 	for _, l := range links {
-		if strings.HasPrefix(l.Name, "md") {
+		if strings.HasPrefix(l.Name, "md") || l.Name == "minidock0" {
 			e.t.Errorf("cleanup: link left: %s", l.Name)
 		}
 	}
@@ -226,11 +227,16 @@ func (e *Env) Run(args ...string) (string, string, int) {
 	return e.RunIn(nil, args...)
 }
 
+// command is minidock with this env's roots and global flags, and args.
+func (e *Env) command(args ...string) *exec.Cmd {
+	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, e.Global...)
+	return exec.Command(minidock, append(full, args...)...)
+}
+
 // RunIn is Run with stdin.
 func (e *Env) RunIn(stdin []byte, args ...string) (string, string, int) {
 	e.t.Helper()
-	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, append(append([]string{}, e.Global...), args...)...)
-	cmd := exec.Command(minidock, full...)
+	cmd := e.command(args...)
 	// Files, not pipes: a monitor must never hold our pipes.
 	so, _ := os.CreateTemp("", "stdout-")
 	se, _ := os.CreateTemp("", "stderr-")

@@ -147,3 +147,64 @@ func TestBridgeStopReleasesAndRestartReattaches(t *testing.T) {
 		t.Fatalf("bridge %s left after the monitor died", br)
 	}
 }
+
+// TestDefaultNetworkIsBridge: as with Docker, a container run without
+// --network (or with --network default) is on the bridge, here minidock's
+// own defaults (minidock0, 172.31.0.0/24) made in the test's network
+// namespace: eth0 with an address in the subnet, the default route
+// through the bridge's address, its name in /etc/hosts. --network none is
+// still there: only lo, no route, and -p refused.
+func TestDefaultNetworkIsBridge(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	e.MustRun("run", "-d", "--name", "dflt", "busybox:local", "sleep", "1000")
+	e.WaitStatus("dflt", "running", 5*time.Second)
+	c := e.Inspect("dflt")
+	if mode := c["HostConfig"].(map[string]any)["NetworkMode"]; mode != "bridge" {
+		t.Fatalf("HostConfig.NetworkMode %v, want bridge", mode)
+	}
+	ns := c["NetworkSettings"].(map[string]any)
+	if ns["Bridge"] != "minidock0" || ns["Gateway"] != "172.31.0.1" {
+		t.Fatalf("NetworkSettings %v: want the bridge minidock0, gateway 172.31.0.1", ns)
+	}
+	ip := containerIP(e, "dflt")
+	if !strings.HasPrefix(ip, "172.31.0.") || ip == "172.31.0.1" {
+		t.Fatalf("address %s: not a container address in 172.31.0.0/24", ip)
+	}
+	if !linkExists("minidock0") {
+		t.Fatalf("the default bridge minidock0 was not made")
+	}
+	if out := e.MustRun("exec", "dflt", "ip", "-4", "-o", "addr", "show", "eth0"); !strings.Contains(out, " "+ip+"/24 ") {
+		t.Fatalf("eth0 in the container: %q, want %s/24", out, ip)
+	}
+	if out := e.MustRun("exec", "dflt", "ip", "route"); !strings.Contains(out, "default via 172.31.0.1 dev eth0") {
+		t.Fatalf("routes in the container: %q", out)
+	}
+	if out, stderr, code := e.Run("exec", "dflt", "ping", "-c", "1", "-W", "3", "172.31.0.1"); code != 0 {
+		t.Fatalf("the container pings its gateway: %d %s %s", code, out, stderr)
+	}
+	hosts := e.MustRun("exec", "dflt", "cat", "/etc/hosts")
+	if !strings.Contains(hosts, ip+"\t") || !strings.Contains(hosts, " dflt\n") {
+		t.Fatalf("/etc/hosts: %q", hosts)
+	}
+	// --network default is Docker's name for the same; two containers get
+	// two addresses.
+	out := e.MustRun("run", "--rm", "--network", "default", "busybox:local", "sh", "-c", "ip -4 -o addr show eth0; ip route")
+	if !strings.Contains(out, " 172.31.0.") || strings.Contains(out, " "+ip+"/") || !strings.Contains(out, "default via 172.31.0.1") {
+		t.Fatalf("--network default: %q (the first container has %s)", out, ip)
+	}
+	// --network none: loopback only, no route; -p needs a bridge.
+	out = e.MustRun("run", "--rm", "--network", "none", "busybox:local", "sh", "-c", "ip -o link | cut -d: -f2; ip route")
+	if strings.TrimSpace(out) != "lo" {
+		t.Fatalf("--network none: links and routes %q, want lo alone", out)
+	}
+	_, stderr, code := e.Run("run", "--rm", "--network", "none", "-p", "127.0.0.1:18081:80", "busybox:local", "true")
+	oneLine(t, "-p with --network none", stderr, code)
+	if !strings.Contains(stderr, "published ports need --network bridge") {
+		t.Fatalf("-p with --network none: %q", stderr)
+	}
+	e.MustRun("rm", "-f", "dflt")
+	if linkExists("minidock0") {
+		t.Fatalf("the default bridge is left after its last container")
+	}
+}

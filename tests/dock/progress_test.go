@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/rand"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
 )
@@ -25,26 +22,11 @@ import (
 // compress, so its blob is about n bytes).
 func randomLayerImage(t *testing.T, n int) v1.Image {
 	t.Helper()
-	base, err := os.ReadFile(busyboxTar)
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := make([]byte, n)
 	rand.Read(data)
 	var b tarBuilder
 	b.add(&tar.Header{Name: "random", Typeflag: tar.TypeReg, Mode: 0o644}, data)
-	img, err := mutate.AppendLayers(empty.Image, layerOf(t, base), layerOf(t, b.bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = "amd64", "linux"
-	cf.Config.Cmd = []string{"sh"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return busyboxPlus(t, b.bytes(), []string{"sh"})
 }
 
 // runOnPty runs minidock with its stdout, stderr and stdin on a pty of
@@ -54,8 +36,7 @@ func (e *Env) runOnPty(args ...string) (string, int) {
 	master, slave := openPty(e.t)
 	defer master.Close()
 	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120})
-	full := append([]string{"--root", e.Root, "--exec-root", e.ExecRoot, "--runtime", minirunc, "--cgroup-parent", cgroupParent}, args...)
-	cmd := exec.Command(minidock, full...)
+	cmd := e.command(args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {

@@ -129,24 +129,9 @@ func (r *registry) push(t *testing.T, repo string, img any, auth authn.Authentic
 // markedImage is busybox plus a layer holding /which with text.
 func markedImage(t *testing.T, text string) v1.Image {
 	t.Helper()
-	base, err := os.ReadFile(busyboxTar)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b tarBuilder
 	b.add(&tar.Header{Name: "which", Typeflag: tar.TypeReg, Mode: 0o644}, []byte(text+"\n"))
-	img, err := mutate.AppendLayers(empty.Image, layerOf(t, base), layerOf(t, b.bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = "amd64", "linux"
-	cf.Config.Cmd = []string{"cat", "/which"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return busyboxPlus(t, b.bytes(), []string{"cat", "/which"})
 }
 
 func TestPullFromRegistry(t *testing.T) {
