@@ -40,8 +40,20 @@ func CheckNetworkMode(mode string) error {
 func (m *Manager) setupNetwork(c *Container, hc *HostConfig) (string, error) {
 	mode := hc.NetworkMode
 	switch {
-	case mode == "" || mode == "none" || mode == "host":
+	case mode == "host":
 		return mode, nil
+	case mode == "" || mode == "none":
+		// A namespace of its own with the loopback up (the runtime's
+		// would have it down), held by a file like a bridge container's.
+		m.teardownNetwork(c)
+		ns := m.NetnsPath(c.ID)
+		if err := os.MkdirAll(filepath.Dir(ns), 0o700); err != nil {
+			return "", err
+		}
+		if err := network.NewNetns(ns); err != nil {
+			return "", err
+		}
+		return ns, nil
 	case strings.HasPrefix(mode, "container:"):
 		ref := strings.TrimPrefix(mode, "container:")
 		x, xhc, err := m.Lookup(ref)

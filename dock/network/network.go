@@ -261,7 +261,8 @@ func NewNetns(path string) error {
 		return err
 	}
 	f.Close()
-	if out, err := exec.Command("unshare", "--net="+path, "true").CombinedOutput(); err != nil {
+	// Its loopback up from the start, as Docker's containers have it.
+	if out, err := exec.Command("unshare", "--net="+path, "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		os.Remove(path)
 		return fmt.Errorf("make a network namespace: %v: %s", err, strings.TrimSpace(string(out)))
 	}

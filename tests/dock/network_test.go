@@ -193,10 +193,11 @@ func TestDefaultNetworkIsBridge(t *testing.T) {
 	if !strings.Contains(out, " 172.31.0.") || strings.Contains(out, " "+ip+"/") || !strings.Contains(out, "default via 172.31.0.1") {
 		t.Fatalf("--network default: %q (the first container has %s)", out, ip)
 	}
-	// --network none: loopback only, no route; -p needs a bridge.
-	out = e.MustRun("run", "--rm", "--network", "none", "busybox:local", "sh", "-c", "ip -o link | cut -d: -f2; ip route")
-	if strings.TrimSpace(out) != "lo" {
-		t.Fatalf("--network none: links and routes %q, want lo alone", out)
+	// --network none: loopback only, up as in Docker, no route; -p needs
+	// a bridge.
+	out = e.MustRun("run", "--rm", "--network", "none", "busybox:local", "sh", "-c", "ip -o link | cut -d: -f2; ip route; ping -c1 -W2 127.0.0.1 >/dev/null && echo lo-answers")
+	if f := strings.Fields(out); len(f) != 2 || f[0] != "lo" || f[1] != "lo-answers" {
+		t.Fatalf("--network none: links, routes and a ping of 127.0.0.1 %q, want lo alone, answering", out)
 	}
 	_, stderr, code := e.Run("run", "--rm", "--network", "none", "-p", "127.0.0.1:18081:80", "busybox:local", "true")
 	oneLine(t, "-p with --network none", stderr, code)
