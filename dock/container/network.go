@@ -45,15 +45,7 @@ func (m *Manager) setupNetwork(c *Container, hc *HostConfig) (string, error) {
 	case mode == "" || mode == "none":
 		// A namespace of its own with the loopback up (the runtime's
 		// would have it down), held by a file like a bridge container's.
-		m.teardownNetwork(c)
-		ns := m.NetnsPath(c.ID)
-		if err := os.MkdirAll(filepath.Dir(ns), 0o700); err != nil {
-			return "", err
-		}
-		if err := network.NewNetns(ns); err != nil {
-			return "", err
-		}
-		return ns, nil
+		return m.newNetns(c)
 	case strings.HasPrefix(mode, "container:"):
 		ref := strings.TrimPrefix(mode, "container:")
 		x, xhc, err := m.Lookup(ref)
@@ -76,12 +68,8 @@ func (m *Manager) setupNetwork(c *Container, hc *HostConfig) (string, error) {
 	case mode != "bridge":
 		return "", CheckNetworkMode(mode)
 	}
-	m.teardownNetwork(c)
-	ns := m.NetnsPath(c.ID)
-	if err := os.MkdirAll(filepath.Dir(ns), 0o700); err != nil {
-		return "", err
-	}
-	if err := network.NewNetns(ns); err != nil {
+	ns, err := m.newNetns(c)
+	if err != nil {
 		return "", err
 	}
 	cfg := m.Net
@@ -97,6 +85,17 @@ func (m *Manager) setupNetwork(c *Container, hc *HostConfig) (string, error) {
 		Gateway: ep.Gateway, SandboxKey: ns, Ports: hc.PortBindings}
 	_, err = m.Update(c.ID, func(cur *Container) error { cur.NetworkSettings = c.NetworkSettings; return nil })
 	return ns, err
+}
+
+// newNetns replaces whatever network c had with a new namespace held by
+// a file under the run dir, its loopback up, and returns the file's path.
+func (m *Manager) newNetns(c *Container) (string, error) {
+	m.teardownNetwork(c)
+	ns := m.NetnsPath(c.ID)
+	if err := os.MkdirAll(filepath.Dir(ns), 0o700); err != nil {
+		return "", err
+	}
+	return ns, network.NewNetns(ns)
 }
 
 // teardownNetwork removes a bridge container's veth, address and

@@ -184,17 +184,24 @@ func (b *bench) find(name string) *runtimeUnderTest {
 	return nil
 }
 
-// timeTable is the wall or CPU medians and paired ratios of every single
-// operation.
-func (b *bench) timeTable(title string, get func([]sample) []float64) *table {
-	t := &table{title: title, head: []string{"operation"}}
+// newTable starts a table whose columns are first, each runtime's median
+// (in unit), then minirunc's paired ratio to each other runtime.
+func (b *bench) newTable(title, first, unit string) *table {
+	t := &table{title: title, head: []string{first}}
 	for _, rt := range b.rts {
-		t.head = append(t.head, rt.name+" ms")
+		t.head = append(t.head, rt.name+" "+unit)
 	}
-	mr := b.rts[0]
 	for _, rt := range b.others() {
 		t.head = append(t.head, "minirunc/"+rt.name)
 	}
+	return t
+}
+
+// timeTable is the wall or CPU medians and paired ratios of every single
+// operation.
+func (b *bench) timeTable(title string, get func([]sample) []float64) *table {
+	t := b.newTable(title, "operation", "ms")
+	mr := b.rts[0]
 	crun, runc := b.find("crun"), b.find("runc")
 	if crun != nil && runc != nil {
 		t.head = append(t.head, "crun/runc")
@@ -216,15 +223,8 @@ func (b *bench) timeTable(title string, get func([]sample) []float64) *table {
 }
 
 func (b *bench) rssTable() *table {
-	t := &table{title: fmt.Sprintf("Peak RSS (GNU time %%M, KiB, median of %d extra rounds; ratios paired)", *rssRounds),
-		head: []string{"operation"}}
-	for _, rt := range b.rts {
-		t.head = append(t.head, rt.name+" KiB")
-	}
+	t := b.newTable(fmt.Sprintf("Peak RSS (GNU time %%M, KiB, median of %d extra rounds; ratios paired)", *rssRounds), "operation", "KiB")
 	mr := b.rts[0]
-	for _, rt := range b.others() {
-		t.head = append(t.head, "minirunc/"+rt.name)
-	}
 	for _, op := range singleOps {
 		row := []string{opLabel(op)}
 		for _, rt := range b.rts {
@@ -242,15 +242,9 @@ func (b *bench) rssTable() *table {
 }
 
 func (b *bench) scaleTable() *table {
-	t := &table{title: fmt.Sprintf("Scale: %d sleep containers, ms per phase (median of %d rounds; seq = one at a time, par = %d-way; ratios paired)",
-		*scaleN, *scaleRounds, *parallel), head: []string{"phase"}}
-	for _, rt := range b.rts {
-		t.head = append(t.head, rt.name+" ms")
-	}
+	t := b.newTable(fmt.Sprintf("Scale: %d sleep containers, ms per phase (median of %d rounds; seq = one at a time, par = %d-way; ratios paired)",
+		*scaleN, *scaleRounds, *parallel), "phase", "ms")
 	mr := b.rts[0]
-	for _, rt := range b.others() {
-		t.head = append(t.head, "minirunc/"+rt.name)
-	}
 	for _, ph := range scalePhases {
 		row := []string{ph}
 		for _, rt := range b.rts {
