@@ -35,6 +35,14 @@ func (c *Container) Start() (warnings []error, err error) {
 	}
 	defer unix.Close(pidfd)
 	fault.Point("start:after-pidfd")
+	h := c.hooks()
+	var execs *execWatch
+	if h != nil && len(h.Poststart) > 0 {
+		// Before the fifo lets init go on to exec the program.
+		if execs = watchExec(); execs != nil {
+			defer execs.close()
+		}
+	}
 	fifo := filepath.Join(c.Dir, fifoName)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -65,12 +73,16 @@ func (c *Container) Start() (warnings []error, err error) {
 	fault.Point("start:after-fifo-remove")
 	// With poststart hooks, return only once the user's program is
 	// executed: init's write end of the fifo is close-on-exec, so its end
-	// marks the execve (or init's death), and the hooks see the program
-	// running. Without them start returns at once, as runc's does (the
-	// wait is a third of start's time); a pause that catches init halfway
-	// through execve is handled by the freezer's thaw-and-retry.
-	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
+	// marks the execve (or init's death), and the exec event its success,
+	// so that the hooks see the program running. Without them start
+	// returns at once, as runc's does (the wait is a third of start's
+	// time); a pause that catches init halfway through execve is handled
+	// by the freezer's thaw-and-retry.
+	if h != nil && len(h.Poststart) > 0 {
 		waitHangup(fds)
+		if execs != nil {
+			execs.wait(c.State.Pid, pidfd)
+		}
 		fault.Point("start:after-exec")
 		warnings = hooks.RunAll("poststart", h.Poststart, c.specState(Running))
 		fault.Point("start:after-poststart")
