@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/minirunc/minirunc/dock/container"
@@ -19,14 +18,7 @@ func commitCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "a Dockerfile instruction for the config (CMD, ENV, ...)"},
 			&cli.BoolFlag{Name: "pause", Aliases: []string{"p"}, Value: true, Usage: "pause the container while its layer is read"},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, 2); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, 2, func(cmd *cli.Command, m *container.Manager) error {
 			id, err := m.Commit(cmd.Args().Get(0), container.CommitOptions{
 				Ref: cmd.Args().Get(1), Comment: cmd.String("message"), Author: cmd.String("author"),
 				Changes: cmd.StringSlice("change"), Pause: cmd.Bool("pause"),
@@ -36,6 +28,6 @@ func commitCommand() *cli.Command {
 			}
 			fmt.Println(id)
 			return nil
-		},
+		}),
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/minirunc/minirunc/dock/container"
 	"github.com/minirunc/minirunc/dock/runtime"
 	"github.com/urfave/cli/v3"
 )
@@ -28,14 +28,7 @@ func execCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "environment variables"},
 			&cli.BoolFlag{Name: "privileged", Usage: "not supported", Hidden: true},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 2, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(2, -1, func(cmd *cli.Command, m *container.Manager) error {
 			c, _, err := m.Lookup(cmd.Args().First())
 			if err != nil {
 				return err
@@ -88,6 +81,6 @@ func execCommand() *cli.Command {
 				return exitCode(ee.ExitCode())
 			}
 			return err
-		},
+		}),
 	}
 }

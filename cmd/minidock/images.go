@@ -76,19 +76,7 @@ func rmiCommand() *cli.Command {
 		Usage:     "remove images",
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove an image a container uses"}},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			lk, err := m.Images.Lock()
-			if err != nil {
-				return err
-			}
-			defer lk.Unlock()
+		Action: imagesAction(1, -1, func(cmd *cli.Command, m *container.Manager) error {
 			var last error
 			for _, ref := range cmd.Args().Slice() {
 				lines, err := m.Images.Remove(ref, cmd.Bool("force"), m.UsingImage)
@@ -100,7 +88,7 @@ func rmiCommand() *cli.Command {
 				}
 			}
 			return last
-		},
+		}),
 	}
 }
 
@@ -109,25 +97,13 @@ func tagCommand() *cli.Command {
 		Name:      "tag",
 		Usage:     "give an image a new name",
 		ArgsUsage: "SOURCE TARGET",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 2, 2); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			lk, err := m.Images.Lock()
-			if err != nil {
-				return err
-			}
-			defer lk.Unlock()
+		Action: imagesAction(2, 2, func(cmd *cli.Command, m *container.Manager) error {
 			img, err := m.Images.Resolve(cmd.Args().Get(0))
 			if err != nil {
 				return err
 			}
 			return m.Images.Tag(img.ID, cmd.Args().Get(1))
-		},
+		}),
 	}
 }
 

@@ -2,12 +2,12 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/minirunc/minirunc/dock/container"
 	"github.com/urfave/cli/v3"
 )
 
@@ -39,14 +39,7 @@ func inspectCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "type", Usage: "container or image"},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, -1, func(cmd *cli.Command, m *container.Manager) error {
 			var out []json.RawMessage
 			for _, ref := range cmd.Args().Slice() {
 				if cmd.String("type") != "image" {
@@ -86,6 +79,6 @@ func inspectCommand() *cli.Command {
 			}
 			fmt.Println(string(data))
 			return nil
-		},
+		}),
 	}
 }

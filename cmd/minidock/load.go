@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/minirunc/minirunc/dock/container"
 	"github.com/minirunc/minirunc/dock/image"
 	"github.com/minirunc/minirunc/dock/progress"
 	"github.com/urfave/cli/v3"
@@ -75,14 +76,7 @@ func importCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "a Dockerfile instruction for the config (CMD, ENTRYPOINT, ENV, ...)"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "the history comment"},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, 2); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, 2, func(cmd *cli.Command, m *container.Manager) error {
 			var r io.Reader = os.Stdin
 			if src := cmd.Args().Get(0); src != "-" {
 				f, err := os.Open(src)
@@ -103,7 +97,7 @@ func importCommand() *cli.Command {
 			}
 			fmt.Println(id)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -113,19 +107,7 @@ func saveCommand() *cli.Command {
 		Usage:     "write images as a `docker save` archive",
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the file (default stdout)"}},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			lk, err := m.Images.Lock()
-			if err != nil {
-				return err
-			}
-			defer lk.Unlock()
+		Action: imagesAction(1, -1, func(cmd *cli.Command, m *container.Manager) error {
 			out := cmd.String("output")
 			if out == "" {
 				return m.Images.Save(cmd.Args().Slice(), os.Stdout)
@@ -145,7 +127,7 @@ func saveCommand() *cli.Command {
 				return err
 			}
 			return os.Rename(tmp, out)
-		},
+		}),
 	}
 }
 
@@ -160,19 +142,7 @@ func pullCommand() *cli.Command {
 			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "basic auth password", Sources: cli.EnvVars("MINIDOCK_PASSWORD")},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress"},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
-			lk, err := m.Images.Lock()
-			if err != nil {
-				return err
-			}
-			defer lk.Unlock()
+		Action: imagesAction(1, 1, func(cmd *cli.Command, m *container.Manager) error {
 			progress := newProgress(cmd.Bool("quiet"))
 			ref := cmd.Args().First()
 			id, err := m.Images.Pull(ref, image.PullOptions{Insecure: cmd.Bool("insecure"),
@@ -182,7 +152,7 @@ func pullCommand() *cli.Command {
 			}
 			fmt.Printf("Digest: %s\nStatus: Downloaded newer image for %s\n", id, strings.TrimSpace(ref))
 			return nil
-		},
+		}),
 	}
 }
 

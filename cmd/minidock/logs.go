@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/minirunc/minirunc/dock/container"
 	"github.com/minirunc/minirunc/dock/monitor"
 	"github.com/urfave/cli/v3"
 )
@@ -23,14 +23,7 @@ func logsCommand() *cli.Command {
 			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "the last N lines"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, 1, func(cmd *cli.Command, m *container.Manager) error {
 			c, _, err := m.Lookup(cmd.Args().First())
 			if err != nil {
 				return err
@@ -110,6 +103,6 @@ func logsCommand() *cli.Command {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-		},
+		}),
 	}
 }

@@ -122,6 +122,34 @@ func manager(cmd *cli.Command) (*container.Manager, error) {
 	}, nil
 }
 
+// managerAction is the action of a command: the argument count checked
+// and the stores opened before f runs.
+func managerAction(min, max int, f func(cmd *cli.Command, m *container.Manager) error) cli.ActionFunc {
+	return func(_ context.Context, cmd *cli.Command) error {
+		if err := checkArgs(cmd, min, max); err != nil {
+			return err
+		}
+		m, err := manager(cmd)
+		if err != nil {
+			return err
+		}
+		return f(cmd, m)
+	}
+}
+
+// imagesAction is managerAction with the image store's lock held while f
+// runs.
+func imagesAction(min, max int, f func(cmd *cli.Command, m *container.Manager) error) cli.ActionFunc {
+	return managerAction(min, max, func(cmd *cli.Command, m *container.Manager) error {
+		lk, err := m.Images.Lock()
+		if err != nil {
+			return err
+		}
+		defer lk.Unlock()
+		return f(cmd, m)
+	})
+}
+
 // checkArgs enforces the number of positional arguments.
 func checkArgs(cmd *cli.Command, min, max int) error {
 	n := cmd.Args().Len()

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"context"
-
+	"github.com/minirunc/minirunc/dock/container"
 	"github.com/minirunc/minirunc/dock/monitor"
 	"github.com/urfave/cli/v3"
 )
@@ -12,15 +11,8 @@ func monitorCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "monitor",
 		Hidden: true,
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, 1, func(cmd *cli.Command, m *container.Manager) error {
 			return exitCode(monitor.Run(m, cmd.Args().First()))
-		},
+		}),
 	}
 }

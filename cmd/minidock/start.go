@@ -1,9 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
+	"github.com/minirunc/minirunc/dock/container"
 	"github.com/urfave/cli/v3"
 )
 
@@ -15,14 +15,7 @@ func startCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach to the container's output"},
 		},
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, -1, func(cmd *cli.Command, m *container.Manager) error {
 			if cmd.Bool("attach") {
 				if cmd.Args().Len() != 1 {
 					return fmt.Errorf("you cannot attach to more than one container")
@@ -53,6 +46,6 @@ func startCommand() *cli.Command {
 				}
 				return nil
 			})
-		},
+		}),
 	}
 }

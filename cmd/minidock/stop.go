@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -121,14 +120,7 @@ func waitCommand() *cli.Command {
 		Name:      "wait",
 		Usage:     "wait for containers to stop and print their exit codes",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, -1, func(cmd *cli.Command, m *container.Manager) error {
 			for _, ref := range cmd.Args().Slice() {
 				c, _, err := m.Lookup(ref)
 				if err != nil {
@@ -141,6 +133,6 @@ func waitCommand() *cli.Command {
 				fmt.Println(end.State.ExitCode)
 			}
 			return nil
-		},
+		}),
 	}
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
+	"github.com/minirunc/minirunc/dock/container"
 	"github.com/urfave/cli/v3"
 )
 
@@ -13,14 +13,7 @@ func topCommand() *cli.Command {
 		Name:      "top",
 		Usage:     "show a container's processes (minirunc ps)",
 		ArgsUsage: "CONTAINER [ps OPTIONS]",
-		Action: func(_ context.Context, cmd *cli.Command) error {
-			if err := checkArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			m, err := manager(cmd)
-			if err != nil {
-				return err
-			}
+		Action: managerAction(1, -1, func(cmd *cli.Command, m *container.Manager) error {
 			c, _, err := m.Lookup(cmd.Args().First())
 			if err != nil {
 				return err
@@ -35,6 +28,6 @@ func topCommand() *cli.Command {
 			}
 			os.Stdout.Write(out)
 			return nil
-		},
+		}),
 	}
 }

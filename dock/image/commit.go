@@ -1,7 +1,6 @@
 package image
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -77,17 +76,6 @@ func (s *Store) Commit(parent *Image, mountID string, o CommitOptions) (id strin
 	cf.Container = ""
 	cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, diff)
 	cf.History = append(cf.History, v1.History{Created: now, CreatedBy: o.CreatedBy, Author: o.Author, Comment: o.Comment})
-	raw, err := json.Marshal(cf)
-	if err != nil {
-		return "", err
-	}
-	if id, err = s.putConfig(raw); err != nil {
-		return "", err
-	}
-	if full != "" {
-		if err := s.Tag(id, full); err != nil {
-			return "", err
-		}
-	}
-	return id, nil
+	id, err = s.putImage(cf, full)
+	return id, err
 }

@@ -181,11 +181,18 @@ func (s *Store) Import(r io.Reader, ref string, changes []string, message string
 		RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diff}},
 		History: []v1.History{{Created: now, Comment: message}},
 	}
+	id, err = s.putImage(&cf, full)
+	return id, err
+}
+
+// putImage stores an image config and names it full, when given.
+func (s *Store) putImage(cf *v1.ConfigFile, full string) (string, error) {
 	raw, err := json.Marshal(cf)
 	if err != nil {
 		return "", err
 	}
-	if id, err = s.putConfig(raw); err != nil {
+	id, err := s.putConfig(raw)
+	if err != nil {
 		return "", err
 	}
 	if full != "" {
