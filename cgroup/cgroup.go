@@ -243,17 +243,23 @@ func FillCpusets(dirs []string) error {
 // process can write host cgroup files before anything else (it is not yet
 // in a user namespace of its own).
 func Place(dirs []string, selfMove bool) (*Placement, error) {
+	hs, err := Hierarchies()
+	if err != nil {
+		return nil, err
+	}
 	p := &Placement{}
 	for _, d := range dirs {
+		h, known := hierarchyOf(hs, d)
+		v2 := known && h.V2
 		switch {
-		case isV2Dir(d) && p.Into == nil:
+		case v2 && p.Into == nil:
 			f, err := os.OpenFile(d, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				p.Close()
 				return nil, fmt.Errorf("open cgroup %s: %w", d, err)
 			}
 			p.Into = f
-		case selfMove && !isV2Dir(d) && !strings.Contains(d, "\n"):
+		case selfMove && !v2 && !strings.Contains(d, "\n"):
 			p.Tasks = append(p.Tasks, filepath.Join(d, "tasks"))
 		default:
 			p.Rest = append(p.Rest, d)

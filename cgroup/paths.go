@@ -29,23 +29,32 @@ func Open(dirs []string) (*Paths, error) {
 	return openPaths(hs, dirs), nil
 }
 
+// hierarchyOf is the hierarchy holding dir: the deepest mount point above
+// it.
+func hierarchyOf(hs []Hierarchy, dir string) (Hierarchy, bool) {
+	best := -1
+	for i, h := range hs {
+		rel, err := filepath.Rel(h.Mountpoint, dir)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			continue
+		}
+		if best < 0 || len(h.Mountpoint) > len(hs[best].Mountpoint) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Hierarchy{}, false
+	}
+	return hs[best], true
+}
+
 func openPaths(hs []Hierarchy, dirs []string) *Paths {
 	p := &Paths{V1: map[string]string{}, v2ctrl: map[string]bool{}}
 	for _, d := range dirs {
-		best := -1
-		for i, h := range hs {
-			rel, err := filepath.Rel(h.Mountpoint, d)
-			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-				continue
-			}
-			if best < 0 || len(h.Mountpoint) > len(hs[best].Mountpoint) {
-				best = i
-			}
-		}
-		if best < 0 {
+		h, ok := hierarchyOf(hs, d)
+		if !ok {
 			continue
 		}
-		h := hs[best]
 		if h.V2 {
 			p.V2 = d
 			for _, c := range readFields(filepath.Join(d, "cgroup.controllers")) {

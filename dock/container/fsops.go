@@ -71,10 +71,20 @@ func v1Config(c *Container) v1.Config {
 	return cfg
 }
 
-// view mounts a read-only view of the container's filesystem (its
-// read-write layer over the init and image layers) on a private dir and
-// returns it with the function that removes it.
-func (m *Manager) view(c *Container) (string, func(), error) {
+// view finds the container ref and mounts a read-only view of its
+// filesystem (its read-write layer over the init and image layers) on a
+// private dir, returned with the function that removes it.
+func (m *Manager) view(ref string) (*Container, string, func(), error) {
+	c, _, err := m.Lookup(ref)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	dir, done, err := m.mountView(c)
+	return c, dir, done, err
+}
+
+// mountView mounts c's view; see view.
+func (m *Manager) mountView(c *Container) (string, func(), error) {
 	if err := os.MkdirAll(m.RunDir(c.ID), 0o700); err != nil {
 		return "", nil, err
 	}
@@ -95,11 +105,7 @@ func (m *Manager) view(c *Container) (string, func(), error) {
 // Export writes the container's merged filesystem as one tar to w (the
 // init layer's placeholder files left out).
 func (m *Manager) Export(ref string, w io.Writer) error {
-	c, _, err := m.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	dir, done, err := m.view(c)
+	_, dir, done, err := m.view(ref)
 	if err != nil {
 		return err
 	}
@@ -111,11 +117,7 @@ func (m *Manager) Export(ref string, w io.Writer) error {
 // symlink out of it refused; a last symlink followed only with follow) to the host path dst: into dst when dst is
 // an existing directory, as dst otherwise.
 func (m *Manager) CopyFrom(ref, ctrPath, dst string, follow bool) error {
-	c, _, err := m.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	dir, done, err := m.view(c)
+	c, dir, done, err := m.view(ref)
 	if err != nil {
 		return err
 	}

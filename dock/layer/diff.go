@@ -202,25 +202,5 @@ func (d *Driver) MountReadOnly(id, target string) error {
 		}
 		opts += ":" + empty
 	}
-	if len(opts) >= os.Getpagesize()-1 {
-		return fmt.Errorf("overlay mount options too long (%d bytes)", len(opts))
-	}
-	if err := os.MkdirAll(target, 0o700); err != nil {
-		return err
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		wd = "/"
-	}
-	if err := unix.Chdir(d.Home); err != nil {
-		return err
-	}
-	err = unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, opts)
-	if cerr := unix.Chdir(wd); cerr != nil && err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("mount overlay on %s (%s): %w", target, opts, err)
-	}
-	return nil
+	return d.mountOverlay(target, opts, unix.MS_RDONLY, 0o700)
 }

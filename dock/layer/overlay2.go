@@ -191,10 +191,16 @@ func (d *Driver) Mount(id, target string) error {
 	if err != nil {
 		return err
 	}
+	return d.mountOverlay(target, opts, 0, 0o755)
+}
+
+// mountOverlay mounts an overlay with opts, whose paths are relative to
+// Home, on target (made with mode when missing).
+func (d *Driver) mountOverlay(target, opts string, flags uintptr, mode os.FileMode) error {
 	if len(opts) >= os.Getpagesize()-1 {
 		return fmt.Errorf("overlay mount options too long (%d bytes)", len(opts))
 	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
+	if err := os.MkdirAll(target, mode); err != nil {
 		return err
 	}
 	wd, err := os.Getwd()
@@ -204,7 +210,7 @@ func (d *Driver) Mount(id, target string) error {
 	if err := unix.Chdir(d.Home); err != nil {
 		return err
 	}
-	err = unix.Mount("overlay", target, "overlay", 0, opts)
+	err = unix.Mount("overlay", target, "overlay", flags, opts)
 	if cerr := unix.Chdir(wd); cerr != nil && err == nil {
 		err = cerr
 	}
