@@ -73,22 +73,13 @@ demo-dock: deps build
 # the checkout or at /work/shared.
 CGV2_VM    ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/tools/cgv2-vm.sh) /work/shared/tools/cgv2-vm.sh) $(abspath $(CURDIR)/../shared/tools/cgv2-vm.sh))
 CGV2_TESTS ?= TestCgroup|TestPause|TestUpdate|TestEvents
-CGV2_LOG   := bin/cgroup2-test.log
 STATIC     := -linkmode external -extldflags -static
 .PHONY: test-cgroup2
 test-cgroup2:
 	@test -x "$(CGV2_VM)" || { echo "test-cgroup2: FAILED: $(CGV2_VM) not found (set CGV2_VM)" >&2; exit 1; }
 	$(GO) build -trimpath -tags netgo,osusergo -ldflags "$(LDFLAGS) $(STATIC)" -o bin/minirunc-static .
 	cd tests/integration && $(GO) test -c -tags netgo,osusergo -ldflags "$(STATIC)" -o $(CURDIR)/bin/integration.test .
-	@echo "test-cgroup2: booting the cgroup v2 guest (log: $(CGV2_LOG))"
-	@CGV2_VM_TIMEOUT=900 "$(CGV2_VM)" run $(CURDIR) sh -c '\
-		test -e /sys/fs/cgroup/cgroup.controllers && ! grep -q " cgroup " /proc/mounts || { echo "GUEST IS NOT PURE CGROUP V2"; exit 3; }; \
-		MINIRUNC_BIN=$(CURDIR)/bin/minirunc-static exec $(CURDIR)/bin/integration.test \
-			-test.run "$(CGV2_TESTS)" -test.v -test.count=1 -test.timeout 600s' >$(CGV2_LOG) 2>&1; \
-	rc=$$?; grep -E '^(--- |FAIL|ok|PASS$$)|GUEST|cgv2-vm.sh' $(CGV2_LOG) | grep -v -- '--- PASS'; \
-	if [ $$rc -ne 0 ]; then echo "test-cgroup2: FAILED (exit $$rc), see $(CGV2_LOG)" >&2; tail -20 $(CGV2_LOG) >&2; exit 1; fi; \
-	if ! grep -q -- '--- PASS: TestCgroupResourcesWritten' $(CGV2_LOG); then echo "test-cgroup2: FAILED: the tests did not run in the guest, see $(CGV2_LOG)" >&2; exit 1; fi; \
-	echo "test-cgroup2: ok ($$(grep -c -- '--- PASS' $(CGV2_LOG)) passed in the cgroup v2 guest)"
+	./scripts/test-cgroup2.sh "$(CGV2_VM)" $(CURDIR) "$(CGV2_TESTS)"
 
 # stress runs the concurrency storm of issue 11 at full size: 8 workers,
 # STORM_SIZE containers (1000), with random interleavings. It prints the
