@@ -33,6 +33,11 @@ func TestMain(m *testing.M) {
 		fmt.Println("minidock tests need root; skipping")
 		os.Exit(0)
 	}
+	// The registry for the pull tests is fetched while the host's network
+	// is still ours (the namespaces below have none).
+	if os.Getenv("MINIDOCK_TEST_MNTNS") == "" {
+		provideRegistry()
+	}
 	// Nothing a test mounts (or, for minidock, configures on a network)
 	// may reach the host.
 	testenv.Reexec("MINIDOCK_TEST_MNTNS", "--mount", "--net")

@@ -30,13 +30,85 @@ type registry struct {
 	cmd  *exec.Cmd
 }
 
+// registryCache is where provideRegistry unpacks Debian's docker-registry
+// when it is not installed.
+const registryCache = "/var/cache/minidock-tests"
+
+// provideRegistry finds Debian's docker-registry for the pull tests and
+// hands its path to the re-executed test binary in MINIDOCK_REGISTRY_BIN
+// (or why there is none in MINIDOCK_REGISTRY_ERR). When the package is not
+// installed, its binary is taken from the package, downloaded with
+// apt-get and unpacked under registryCache: installing it would run its
+// maintainer scripts, which start a registry service on the host.
+func provideRegistry() {
+	bin, err := findRegistry()
+	if err != nil {
+		os.Setenv("MINIDOCK_REGISTRY_ERR", err.Error())
+		return
+	}
+	os.Setenv("MINIDOCK_REGISTRY_BIN", bin)
+}
+
+func findRegistry() (string, error) {
+	if bin, err := exec.LookPath("docker-registry"); err == nil {
+		return bin, nil
+	}
+	cached := filepath.Join(registryCache, "usr", "bin", "docker-registry")
+	if _, err := os.Stat(cached); err == nil {
+		return cached, nil
+	}
+	if os.Getenv("MINIDOCK_TEST_SKIP_REGISTRY") != "" {
+		return "", fmt.Errorf("not installed")
+	}
+	dl, err := os.MkdirTemp("", "minidock-registry-deb-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dl)
+	os.Chmod(dl, 0o755) // apt-get downloads as _apt where it can
+	fmt.Println("fetching docker-registry (apt-get download) into", registryCache)
+	get := exec.Command("apt-get", "download", "-qq", "docker-registry")
+	get.Dir = dl
+	if out, err := get.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("apt-get download docker-registry: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	debs, _ := filepath.Glob(filepath.Join(dl, "docker-registry_*.deb"))
+	if len(debs) != 1 {
+		return "", fmt.Errorf("apt-get download docker-registry: no package (%v)", debs)
+	}
+	// Unpacked beside the cache, then renamed: a half-unpacked cache is
+	// never taken for a whole one.
+	if err := os.MkdirAll(filepath.Dir(registryCache), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(registryCache), ".minidock-tests-")
+	if err != nil {
+		return "", err
+	}
+	if out, err := exec.Command("dpkg-deb", "-x", debs[0], tmp).CombinedOutput(); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("dpkg-deb -x: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	if err := os.Rename(tmp, registryCache); err != nil {
+		os.RemoveAll(tmp)
+		if _, serr := os.Stat(cached); serr == nil { // another run was quicker
+			return cached, nil
+		}
+		return "", err
+	}
+	return cached, nil
+}
+
 // startRegistry starts a registry; with user set, it asks for basic auth
 // (an htpasswd file with a bcrypt entry).
 func startRegistry(t *testing.T, user, password string) *registry {
 	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		t.Skip("docker-registry is not installed (apt-get install docker-registry)")
+	bin := os.Getenv("MINIDOCK_REGISTRY_BIN")
+	if bin == "" {
+		if os.Getenv("MINIDOCK_TEST_SKIP_REGISTRY") != "" {
+			t.Skip("MINIDOCK_TEST_SKIP_REGISTRY is set")
+		}
+		t.Fatalf("no docker-registry: %s (set MINIDOCK_TEST_SKIP_REGISTRY=1 to skip the pull tests)", os.Getenv("MINIDOCK_REGISTRY_ERR"))
 	}
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
