@@ -58,9 +58,11 @@ func TestRunLogsPsRmAndLayout(t *testing.T) {
 		t.Fatalf("ps: %s", ps)
 	}
 	_, stderr, code := e.Run("rm", "web")
-	if code != 125 || !strings.Contains(stderr, "Stop the container") {
+	oneLine(t, "rm of a running container", stderr, code)
+	if !strings.Contains(stderr, "Stop the container") {
 		t.Fatalf("rm of running: %d %q", code, stderr)
 	}
+	e.WaitStatus("web", "running", time.Second)
 	e.MustRun("rm", "-f", "web")
 	if out := e.MustRun("ps", "-aq"); out != "" {
 		t.Fatalf("ps -aq after rm: %q", out)
@@ -261,8 +263,14 @@ func TestBadInput(t *testing.T) {
 		{"rmi in use", []string{"rmi", "busybox:local"}, "is using its referenced image"},
 		{"unknown container", []string{"rm", "nosuch"}, "no such container"},
 		{"bad import", []string{"import", "/nonexistent.tar"}, "no such file"},
+		{"bad -p", []string{"run", "-p", "8080", "busybox:local", "true"}, "invalid port specification"},
+		{"bad -p port", []string{"run", "-p", "127.0.0.1:70000:80", "busybox:local", "true"}, "invalid port specification"},
+		{"bad -p address", []string{"run", "-p", "300.1.1.1:8080:80", "busybox:local", "true"}, "invalid port specification"},
+		{"bad -p protocol", []string{"run", "-p", "8080:80/sctp", "busybox:local", "true"}, "invalid port specification"},
+		{"-p twice", []string{"run", "-p", "8080:80", "-p", "8080:81", "busybox:local", "true"}, "published twice"},
 	}
 	before := e.MustRun("ps", "-aq")
+	beforeLayers := e.overlayLayers()
 	for _, c := range cases {
 		_, stderr, code := e.Run(c.args...)
 		if code != 125 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
@@ -272,8 +280,26 @@ func TestBadInput(t *testing.T) {
 	if after := e.MustRun("ps", "-aq"); after != before {
 		t.Fatalf("a failed command left a container: %q vs %q", after, before)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(e.Root, "image/overlay2/layerdb/mounts")); len(ents) != 1 {
-		t.Fatalf("mounts records: %v", ents)
+	// Nothing half-made: one container dir, one mounts record, the layer
+	// dirs as they were (the image's and the created container's), no
+	// address taken.
+	for _, d := range []string{"containers", "image/overlay2/layerdb/mounts"} {
+		var ids []string
+		ents, _ := os.ReadDir(filepath.Join(e.Root, d))
+		for _, x := range ents {
+			if !strings.HasPrefix(x.Name(), ".") { // .locks
+				ids = append(ids, x.Name())
+			}
+		}
+		if len(ids) != 1 {
+			t.Fatalf("%s: %v", d, ids)
+		}
+	}
+	if after := e.overlayLayers(); strings.Join(after, " ") != strings.Join(beforeLayers, " ") {
+		t.Fatalf("overlay2 dirs %v, before the bad commands %v", after, beforeLayers)
+	}
+	if allocs, _ := filepath.Glob(filepath.Join(e.Root, "network", "*.json")); len(allocs) > 0 {
+		t.Fatalf("address allocations left: %v", allocs)
 	}
 	e.MustRun("rm", "taken")
 	e.MustRun("rmi", "busybox:local")

@@ -209,3 +209,63 @@ func TestDefaultNetworkIsBridge(t *testing.T) {
 		t.Fatalf("the default bridge is left after its last container")
 	}
 }
+
+// TestPublishPortTaken: a -p whose host port a host process holds is
+// refused with Docker's line and 125. As with Docker, the container stays
+// created (whole: no mount, veth, address, monitor or proxy left from the
+// failed start), the host's listener is untouched, and once the port is
+// free the same container starts and its port answers.
+func TestPublishPortTaken(t *testing.T) {
+	e, br := bridgeEnv(t, "10.213.10.0/24")
+	ln, err := net.Listen("tcp", "127.0.0.1:18090")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, stderr, code := e.Run("run", "-d", "--name", "pt", "-p", "127.0.0.1:18090:8080", "busybox:local",
+		"sh", "-c", "mkdir /www && echo port-free-now > /www/index.html && exec httpd -f -p 8080 -h /www")
+	oneLine(t, "a taken port", stderr, code)
+	if !strings.Contains(stderr, "Bind for 127.0.0.1:18090/tcp failed: port is already allocated") {
+		t.Fatalf("a taken port: %q", stderr)
+	}
+	if st := e.Inspect("pt")["State"].(map[string]any); st["Status"] != "created" {
+		t.Fatalf("after the failed start: %v", st)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mi), e.dir) {
+		t.Fatalf("a mount is left after the failed start")
+	}
+	links, _ := net.Interfaces()
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, "md") || l.Name == br {
+			t.Fatalf("link %s left after the failed start", l.Name)
+		}
+	}
+	if allocs, _ := filepath.Glob(filepath.Join(e.Root, "network", "*.json")); len(allocs) > 0 {
+		t.Fatalf("allocations left after the failed start: %v", allocs)
+	}
+	if pids := e.monitors(); len(pids) > 0 {
+		t.Fatalf("monitors left after the failed start: %v", pids)
+	}
+	// The host's listener still has its port.
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("host-listener"))
+			c.Close()
+		}
+	}()
+	if body := httpGet("127.0.0.1:18090"); body != "host-listener" {
+		t.Fatalf("the host's listener answers %q", body)
+	}
+	ln.Close()
+	e.MustRun("start", "pt")
+	e.WaitStatus("pt", "running", 5*time.Second)
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(body, "port-free-now"); time.Sleep(100 * time.Millisecond) {
+		body = httpGet("127.0.0.1:18090")
+	}
+	if !strings.Contains(body, "port-free-now") {
+		t.Fatalf("the port once free: %q", body)
+	}
+	e.MustRun("rm", "-f", "pt")
+}
