@@ -4,11 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -261,4 +263,193 @@ func assertNoImages(t *testing.T, e *Env) {
 	if len(ents) > 1 {
 		t.Fatalf("overlay2 dirs left: %v", ents)
 	}
+}
+
+// manyLayerImage is busybox plus n-1 layers; layer i (from 1) adds
+// /layers/i and rewrites /top with i. Layer 1 also holds symlinks where
+// the init layer has placeholders (/etc/hosts, /etc/hostname to a file
+// outside, /dev/console to /etc/passwd).
+func manyLayerImage(t *testing.T, n int, outside string) v1.Image {
+	t.Helper()
+	base, err := os.ReadFile(busyboxTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := []v1.Layer{layerOf(t, base)}
+	for i := 1; i < n; i++ {
+		var b tarBuilder
+		b.add(&tar.Header{Name: "layers/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+		b.add(&tar.Header{Name: fmt.Sprintf("layers/%d", i), Typeflag: tar.TypeReg, Mode: 0o644}, nil)
+		b.add(&tar.Header{Name: "top", Typeflag: tar.TypeReg, Mode: 0o644}, []byte(fmt.Sprintf("%d\n", i)))
+		if i == 1 {
+			b.add(&tar.Header{Name: "etc/hosts", Typeflag: tar.TypeSymlink, Linkname: outside}, nil)
+			b.add(&tar.Header{Name: "etc/hostname", Typeflag: tar.TypeSymlink, Linkname: "../../../../../../.." + outside}, nil)
+			b.add(&tar.Header{Name: "dev/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+			b.add(&tar.Header{Name: "dev/console", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}, nil)
+		}
+		ls = append(ls, layerOf(t, b.bytes()))
+	}
+	img, err := mutate.AppendLayers(empty.Image, ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = "amd64", "linux"
+	cf.Config.Cmd = []string{"sh"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestLayoutAtMostLayersAndInitLayer: an image of 127 layers, the most,
+// loads; every layer is in layerdb under its chain ID with diff, parent
+// (none for the bottom one), cache-id and size, and in overlay2 with its
+// link, l/ short link and lower; a container's init layer holds the
+// placeholders, whatever symlinks the image has there, and the overlay's
+// lowerdir is the init layer, then the image's layers top to bottom. An
+// image of 128 layers is refused and leaves nothing; a commit that would
+// make a 128th layer too.
+func TestLayoutAtMostLayersAndInitLayer(t *testing.T) {
+	e := NewEnv(t)
+	outside := filepath.Join(t.TempDir(), "host-file")
+	if err := os.WriteFile(outside, []byte("host data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := manyLayerImage(t, 127, outside)
+	archive := filepath.Join(e.dir, "many.tar")
+	tag, _ := name.NewTag("many:v1")
+	if err := tarball.WriteToFile(archive, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	e.MustRun("load", "-q", "-i", archive)
+
+	cf, _ := img.ConfigFile()
+	ldb := filepath.Join(e.Root, "image/overlay2/layerdb/sha256")
+	ov := filepath.Join(e.Root, "overlay2")
+	var links []string // the layers' short links, bottom first
+	chain := ""
+	for i, d := range cf.RootFS.DiffIDs {
+		parent := chain
+		if i == 0 {
+			chain = d.String()
+		} else {
+			chain = "sha256:" + sha256Hex(chain+" "+d.String())
+		}
+		dir := filepath.Join(ldb, strings.TrimPrefix(chain, "sha256:"))
+		if got := readFile(t, filepath.Join(dir, "diff")); got != d.String() {
+			t.Fatalf("layer %d: diff %q, want %s", i, got, d)
+		}
+		if i == 0 {
+			if _, err := os.Stat(filepath.Join(dir, "parent")); err == nil {
+				t.Fatalf("the bottom layer has a parent file")
+			}
+		} else if got := readFile(t, filepath.Join(dir, "parent")); got != parent {
+			t.Fatalf("layer %d: parent %q, want %s", i, got, parent)
+		}
+		if size := readFile(t, filepath.Join(dir, "size")); strings.Trim(size, "0123456789") != "" || size == "" {
+			t.Fatalf("layer %d: size %q", i, size)
+		}
+		cache := readFile(t, filepath.Join(dir, "cache-id"))
+		link := readFile(t, filepath.Join(ov, cache, "link"))
+		if tgt, err := os.Readlink(filepath.Join(ov, "l", link)); err != nil || tgt != "../"+cache+"/diff" {
+			t.Fatalf("layer %d: l/%s -> %q (%v), want ../%s/diff", i, link, tgt, err, cache)
+		}
+		lower, err := os.ReadFile(filepath.Join(ov, cache, "lower"))
+		if i == 0 && err == nil {
+			t.Fatalf("the bottom layer has a lower file: %q", lower)
+		}
+		if i > 0 {
+			if want := lowerOf(links); string(lower) != want {
+				t.Fatalf("layer %d: lower %q, want %q", i, lower, want)
+			}
+		}
+		links = append(links, link)
+	}
+	if ents, _ := os.ReadDir(ldb); len(ents) != 127 {
+		t.Fatalf("layerdb has %d layers, want 127", len(ents))
+	}
+
+	id := strings.TrimSpace(e.MustRun("run", "-d", "--name", "many", "many:v1", "sleep", "1000"))
+	e.WaitStatus("many", "running", 5*time.Second)
+	mounts := filepath.Join(e.Root, "image/overlay2/layerdb/mounts", id)
+	mountID := readFile(t, filepath.Join(mounts, "mount-id"))
+	if got := readFile(t, filepath.Join(mounts, "parent")); got != chain {
+		t.Fatalf("mounts parent %q, want the top chain ID %s", got, chain)
+	}
+	initDiff := filepath.Join(ov, mountID+"-init", "diff")
+	for _, p := range []struct{ path, kind string }{
+		{"etc/hostname", "file"}, {"etc/hosts", "file"}, {"etc/resolv.conf", "file"}, {"dev/console", "file"}, {".dockerenv", "file"},
+		{"dev/pts", "dir"}, {"dev/shm", "dir"}, {"proc", "dir"}, {"sys", "dir"},
+	} {
+		st, err := os.Lstat(filepath.Join(initDiff, p.path))
+		if err != nil || (p.kind == "dir") != st.IsDir() || (p.kind == "file" && (!st.Mode().IsRegular() || st.Size() != 0)) {
+			t.Fatalf("init layer %s: want an empty %s: %v %v", p.path, p.kind, st, err)
+		}
+	}
+	if tgt, _ := os.Readlink(filepath.Join(initDiff, "etc/mtab")); tgt != "/proc/mounts" {
+		t.Fatalf("init layer etc/mtab -> %q", tgt)
+	}
+	initLink := readFile(t, filepath.Join(ov, mountID+"-init", "link"))
+	wantLower := "l/" + initLink + ":" + lowerOf(links)
+	if lower := readFile(t, filepath.Join(ov, mountID, "lower")); lower != wantLower {
+		t.Fatalf("rw layer lower %q, want %q", lower, wantLower)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if !strings.Contains(string(mi), "lowerdir="+wantLower+",") {
+		t.Fatalf("no overlay mount with lowerdir=%s", wantLower)
+	}
+	// Inside: the top layer wins, all layers are there, and the image's
+	// symlinks at the placeholders were not followed.
+	out := e.MustRun("exec", "many", "sh", "-c",
+		"cat /top; ls /layers | wc -l; test -L /etc/hosts || grep -c many /etc/hosts; test -L /etc/hostname || cat /etc/hostname; test -L /dev/console || echo console-not-a-link")
+	if want := "126\n126\n1\n" + id[:12] + "\nconsole-not-a-link\n"; out != want {
+		t.Fatalf("inside: %q, want %q", out, want)
+	}
+	if got := readFile(t, outside); got != "host data" {
+		t.Fatalf("the host file behind the image's symlinks: %q", got)
+	}
+	// A 128th layer: by commit, or in a loaded image.
+	_, stderr, code := e.Run("commit", "many", "many:v2")
+	oneLine(t, "commit of a 127-layer container", stderr, code)
+	e.MustRun("rm", "-f", "many")
+	layersBefore, ldbBefore := e.overlayLayers(), e.layerdbEntries()
+	var b tarBuilder
+	b.add(&tar.Header{Name: "one-too-many", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("x"))
+	big, err := mutate.AppendLayers(img, layerOf(t, b.bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ = name.NewTag("many:v3")
+	if err := tarball.WriteToFile(archive, tag, big); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = e.Run("load", "-q", "-i", archive)
+	oneLine(t, "load of 128 layers", stderr, code)
+	if !strings.Contains(stderr, "at most 127") {
+		t.Fatalf("load of 128 layers: %q", stderr)
+	}
+	if imgs := e.MustRun("images"); strings.Count(imgs, "\n") != 2 || strings.Contains(imgs, "v2") || strings.Contains(imgs, "v3") {
+		t.Fatalf("images after the refused ones:\n%s", imgs)
+	}
+	if got := e.overlayLayers(); len(got) != len(layersBefore) {
+		t.Fatalf("overlay2 dirs %d, before %d", len(got), len(layersBefore))
+	}
+	if got := e.layerdbEntries(); len(got) != len(ldbBefore) {
+		t.Fatalf("layerdb entries %d, before %d", len(got), len(ldbBefore))
+	}
+}
+
+// lowerOf is the lower file of a layer over the layers of links (bottom
+// first): "l/" links top to bottom.
+func lowerOf(links []string) string {
+	var l []string
+	for i := len(links) - 1; i >= 0; i-- {
+		l = append(l, "l/"+links[i])
+	}
+	return strings.Join(l, ":")
 }
