@@ -102,6 +102,20 @@ func TestForegroundExitCodesStdinAndRm(t *testing.T) {
 	if out := e.MustRun("ps", "-aq"); out != "" {
 		t.Fatalf("--rm left %q", out)
 	}
+	// -d --rm: the monitor removes the container when it exits.
+	id := strings.TrimSpace(e.MustRun("run", "-d", "--rm", "busybox:local", "sleep", "0.3"))
+	waitUntil(t, "the -d --rm container to be removed and its monitor gone", 10*time.Second, func() bool {
+		out, _, _ := e.Run("ps", "-aq", "--no-trunc")
+		return out == "" && len(e.monitors()) == 0
+	})
+	for _, p := range []string{"containers/" + id, "image/overlay2/layerdb/mounts/" + id} {
+		if _, err := os.Stat(filepath.Join(e.Root, p)); err == nil {
+			t.Fatalf("-d --rm left %s", p)
+		}
+	}
+	if l := e.overlayLayers(); len(l) != 1 {
+		t.Fatalf("-d --rm left layers: %v", l)
+	}
 }
 
 func TestStopKillPauseExecWait(t *testing.T) {
@@ -118,17 +132,31 @@ func TestStopKillPauseExecWait(t *testing.T) {
 	}
 	e.MustRun("pause", "c1")
 	e.WaitStatus("c1", "paused", time.Second)
+	if st := freezerState(t, e.Inspect("c1")["Id"].(string)); st != "FROZEN" && st != "1" {
+		t.Fatalf("paused, the container's freezer is %q", st)
+	}
 	if _, stderr, code := e.Run("exec", "c1", "true"); code != 125 || !strings.Contains(stderr, "paused") {
 		t.Fatalf("exec in paused: %d %q", code, stderr)
 	}
 	e.MustRun("unpause", "c1")
+	if st := freezerState(t, e.Inspect("c1")["Id"].(string)); st != "THAWED" && st != "0" {
+		t.Fatalf("unpaused, the container's freezer is %q", st)
+	}
 	start := time.Now()
 	e.MustRun("stop", "-t", "1", "c1")
 	if d := time.Since(start); d < 900*time.Millisecond || d > 8*time.Second {
 		t.Fatalf("stop -t 1 took %v", d)
 	}
-	if st := e.Inspect("c1")["State"].(map[string]any); st["ExitCode"].(float64) != 137 || st["Status"] != "exited" {
+	st := e.Inspect("c1")["State"].(map[string]any)
+	if st["ExitCode"].(float64) != 137 || st["Status"] != "exited" {
 		t.Fatalf("after stop: %v", st)
+	}
+	// The monitor recorded the finish time: after the start, by about
+	// the -t second.
+	started, err1 := time.Parse(time.RFC3339Nano, st["StartedAt"].(string))
+	finished, err2 := time.Parse(time.RFC3339Nano, st["FinishedAt"].(string))
+	if err1 != nil || err2 != nil || finished.Before(started.Add(time.Second)) || time.Since(finished) > time.Minute {
+		t.Fatalf("StartedAt %v, FinishedAt %v: %v %v", st["StartedAt"], st["FinishedAt"], err1, err2)
 	}
 	// A process that handles SIGTERM exits with its own code.
 	e.MustRun("run", "-d", "--name", "c2", "busybox:local", "sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.1; done")
@@ -138,9 +166,19 @@ func TestStopKillPauseExecWait(t *testing.T) {
 	if out := strings.TrimSpace(e.MustRun("wait", "c2")); out != "3" {
 		t.Fatalf("wait: %q", out)
 	}
-	// start again, then kill.
+	// start again; restart gives a new process; then kill.
 	e.MustRun("start", "c2")
 	e.WaitStatus("c2", "running", 5*time.Second)
+	pid1 := e.Inspect("c2")["State"].(map[string]any)["Pid"].(float64)
+	time.Sleep(200 * time.Millisecond) // the trap is set
+	e.MustRun("restart", "-t", "5", "c2")
+	e.WaitStatus("c2", "running", 5*time.Second)
+	if pid2 := e.Inspect("c2")["State"].(map[string]any)["Pid"].(float64); pid2 == pid1 || pid2 <= 0 || processAlive(int(pid1)) {
+		t.Fatalf("restart: pid %v then %v", pid1, pid2)
+	}
+	if out := e.MustRun("exec", "c2", "cat", "/proc/1/cmdline"); !strings.Contains(out, "trap") {
+		t.Fatalf("after restart, PID 1 is %q", out)
+	}
 	e.MustRun("kill", "c2")
 	if out := strings.TrimSpace(e.MustRun("wait", "c2")); out != "137" {
 		t.Fatalf("wait after kill: %q", out)
@@ -190,6 +228,17 @@ func TestLimitsAndOptions(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no cgroup files found for the container")
 	}
+	// The same limits seen from inside the container (its own cgroup at
+	// /sys/fs/cgroup, v1 or v2), and the pids limit holds there: the
+	// shell, which dies at the first fork that fails, makes no more
+	// processes than the limit leaves (50, less sleep and itself): below.
+	out = e.MustRun("exec", id, "sh", "-c", `
+		cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max
+		cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max
+		cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max`)
+	if want := "67108864\n50\n50000\n"; out != want {
+		t.Fatalf("limits inside: %q, want %q", out, want)
+	}
 	// The default seccomp profile is there; unconfined turns it off.
 	if out := e.MustRun("exec", id, "grep", "Seccomp:", "/proc/self/status"); !strings.Contains(out, "2") {
 		t.Fatalf("seccomp: %q", out)
@@ -198,6 +247,16 @@ func TestLimitsAndOptions(t *testing.T) {
 		"busybox:local", "grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/self/status")
 	if !strings.Contains(out, "NoNewPrivs:\t1") || !strings.Contains(out, "Seccomp:\t0") {
 		t.Fatalf("unconfined: %q", out)
+	}
+	// Last, as it leaves the container full for a few seconds.
+	out, stderr, code := e.Run("exec", id, "sh", "-c", `i=0; while [ $i -lt 60 ]; do sleep 3 & i=$((i+1)); echo $i; done`)
+	lines := strings.Fields(out)
+	made := -1
+	if len(lines) > 0 {
+		made, _ = strconv.Atoi(lines[len(lines)-1])
+	}
+	if code == 0 || !strings.Contains(stderr, "can't fork") || made > 48 || made < 45 {
+		t.Fatalf("60 processes with --pids-limit 50: exit %d, %q, made %v", code, stderr, lines)
 	}
 }
 
@@ -226,7 +285,10 @@ func TestMonitorKilled(t *testing.T) {
 	e.ImportBusybox()
 	e.MustRun("run", "-d", "--name", "mm", "busybox:local", "sleep", "1000")
 	e.WaitStatus("mm", "running", 5*time.Second)
-	pid := int(e.Inspect("mm")["State"].(map[string]any)["MonitorPid"].(float64))
+	c := e.Inspect("mm")
+	id := c["Id"].(string)
+	pid := int(c["State"].(map[string]any)["MonitorPid"].(float64))
+	ctrPid := int(c["State"].(map[string]any)["Pid"].(float64))
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +299,45 @@ func TestMonitorKilled(t *testing.T) {
 	if !strings.Contains(ps, "Exited (137)") {
 		t.Fatalf("ps -a after the monitor died: %s", ps)
 	}
+	// The truth is made true: the container's process is gone, its
+	// overlay unmounted, the runtime's state deleted.
+	if processAlive(ctrPid) {
+		t.Fatalf("the container's process %d lives on after ps -a", ctrPid)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mi), id) {
+		t.Fatalf("the container's overlay is still mounted after ps -a")
+	}
+	if _, err := os.Stat(filepath.Join(e.ExecRoot, "runtime", id)); err == nil {
+		t.Fatalf("the runtime's state is left after ps -a")
+	}
+	if st := e.Inspect("mm")["State"].(map[string]any); st["Status"] != "exited" || st["Running"] != false || st["FinishedAt"] == "" {
+		t.Fatalf("inspect after the monitor died: %v", st)
+	}
 	e.MustRun("rm", "mm")
+	for _, p := range []string{"containers/" + id, "image/overlay2/layerdb/mounts/" + id} {
+		if _, err := os.Stat(filepath.Join(e.Root, p)); err == nil {
+			t.Fatalf("rm left %s", p)
+		}
+	}
+	if l := e.overlayLayers(); len(l) != 1 {
+		t.Fatalf("rm left layers: %v", l)
+	}
+}
+
+// freezerState reads the container's freezer: v1's freezer.state or v2's
+// cgroup.freeze.
+func freezerState(t *testing.T, id string) string {
+	t.Helper()
+	for _, h := range testenv.CgroupMounts() {
+		for _, f := range []string{"freezer.state", "cgroup.freeze"} {
+			if b, err := os.ReadFile(filepath.Join(h, cgroupParent, id, f)); err == nil {
+				return strings.TrimSpace(string(b))
+			}
+		}
+	}
+	t.Fatalf("no freezer file for %s", id)
+	return ""
 }
 
 func processAlive(pid int) bool {
