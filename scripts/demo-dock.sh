@@ -33,19 +33,30 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
 echo 'root:x:0:' >"$R/etc/group"
 tar -C "$R" -cf "$WORK/busybox.tar" .
 
-set -x
-md import --change 'CMD ["sh"]' "$WORK/busybox.tar" busybox:local
-md images
-md run -d --name demo --memory 64m busybox:local sh -c 'echo "hello from $(hostname)"; ps; cat /proc/self/cgroup | head -3; exec sleep 1000'
+# step shows a command as a user would type it, then runs it.
+step() {
+	local shown=minidock a
+	for a in "$@"; do
+		case $a in
+		*[\ \"\'\$\;\|\&\(\)]*) shown+=" '${a//\'/\'\\\'\'}'" ;;
+		*) shown+=" $a" ;;
+		esac
+	done
+	printf '\n$ %s\n' "$shown"
+	md "$@"
+}
+
+step import --change 'CMD ["sh"]' "$WORK/busybox.tar" busybox:local
+step images
+step run -d --name demo --memory 64m busybox:local sh -c 'echo "hello from $(hostname)"; ps; cat /proc/self/cgroup | head -3; exec sleep 1000'
 sleep 0.5
-md ps
-md logs demo
-md exec demo uname -a
-md exec demo sh -c 'ip -4 -o addr show eth0; ip route; cat /etc/hosts | tail -1'
-md stop -t 1 demo
-md ps -a
-md rm demo
-md run --rm busybox:local echo "a --rm container: gone when done"
-md run --rm --network none busybox:local ip -o link
-md ps -a
-set +x
+step ps
+step logs demo
+step exec demo uname -a
+step exec demo sh -c 'ip -4 -o addr show eth0; ip route; cat /etc/hosts | tail -1'
+step stop -t 1 demo
+step ps -a
+step rm demo
+step run --rm busybox:local echo "a --rm container: gone when done"
+step run --rm --network none busybox:local ip -o link
+step ps -a
