@@ -13,7 +13,28 @@ import (
 
 func TestRunLogsPsRmAndLayout(t *testing.T) {
 	e := NewEnv(t)
-	e.ImportBusybox()
+	imageID := e.ImportBusybox()
+	// The import: one layer, the tar as it was given, its diff ID its
+	// chain ID, with no parent; the image config under its ID.
+	tarData, err := os.ReadFile(busyboxTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffID := "sha256:" + sha256Hex(string(tarData))
+	img := e.Inspect("busybox:local")
+	if layers := img["RootFS"].(map[string]any)["Layers"].([]any); img["Id"] != imageID || len(layers) != 1 || layers[0] != diffID {
+		t.Fatalf("imported image %v: layers %v, want [%s]", img["Id"], layers, diffID)
+	}
+	if ldb := e.layerdbEntries(); len(ldb) != 1 || "sha256:"+ldb[0] != diffID {
+		t.Fatalf("layerdb after import: %v", ldb)
+	}
+	ldbDir := filepath.Join(e.Root, "image/overlay2/layerdb/sha256", strings.TrimPrefix(diffID, "sha256:"))
+	if _, err := os.Stat(filepath.Join(ldbDir, "parent")); err == nil || readFile(t, filepath.Join(ldbDir, "diff")) != diffID {
+		t.Fatalf("layerdb entry of the imported layer")
+	}
+	if cfg, err := os.ReadFile(filepath.Join(e.Root, "image/overlay2/imagedb/content/sha256", strings.TrimPrefix(imageID, "sha256:"))); err != nil || "sha256:"+sha256Hex(string(cfg)) != imageID {
+		t.Fatalf("imagedb content of %s: %v", imageID, err)
+	}
 	id := strings.TrimSpace(e.MustRun("run", "-d", "--name", "web", "-e", "GREETING=hi", "busybox:local",
 		"sh", "-c", "echo $GREETING; echo oops >&2; hostname; cat /.dockerenv /etc/hostname; readlink /etc/mtab; exec sleep 1000"))
 	if len(id) != 64 {

@@ -89,6 +89,16 @@ func TestLoadDockerSaveOCILayoutAndSaveRoundTrip(t *testing.T) {
 	if id := e.Inspect("two:v1")["Id"]; id != want.String() {
 		t.Fatalf("image ID %v, want %s", id, want)
 	}
+	// repositories.json names it; imagedb holds its config, whose sha256
+	// is the ID.
+	var repos struct{ Repositories map[string]map[string]string }
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(e.Root, "image/overlay2/repositories.json"))), &repos); err != nil ||
+		repos.Repositories["two"]["two:v1"] != want.String() {
+		t.Fatalf("repositories.json: %v %v", repos, err)
+	}
+	if cfg, err := os.ReadFile(filepath.Join(e.Root, "image/overlay2/imagedb/content/sha256", want.Hex)); err != nil || sha256Hex(string(cfg)) != want.Hex {
+		t.Fatalf("imagedb content of %s: %v", want, err)
+	}
 	// layerdb: keyed by chain ID, with diff, cache-id, parent, size.
 	diffs, _ := img.ConfigFile()
 	d0, d1 := diffs.RootFS.DiffIDs[0].String(), diffs.RootFS.DiffIDs[1].String()
