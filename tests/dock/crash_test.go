@@ -271,3 +271,47 @@ func pipe(t *testing.T) (r, w *os.File) {
 	t.Cleanup(func() { r.Close(); w.Close() })
 	return r, w
 }
+
+// TestCrashClientKilled: a minidock client killed -9 takes nothing with
+// it: an attached run's container goes on under its monitor, a stop in
+// the middle of its -t wait leaves the container running, and the next
+// commands report that truth and stop it.
+func TestCrashClientKilled(t *testing.T) {
+	e := NewEnv(t)
+	e.ImportBusybox()
+	run := e.startDock(nil, "run", "--name", "fg", "busybox:local", "sh", "-c", "echo started; while true; do sleep 0.1; done")
+	waitUntil(t, "the attached run's container to run", 10*time.Second, func() bool {
+		out, _, code := e.Run("inspect", "fg")
+		var v []struct{ State struct{ Status string } }
+		return code == 0 && jsonUnmarshal([]byte(out), &v) == nil && len(v) == 1 && v[0].State.Status == "running"
+	})
+	run.Process.Kill()
+	run.Wait()
+	time.Sleep(200 * time.Millisecond)
+	if ps := e.MustRun("ps"); !strings.Contains(ps, "Up ") || !strings.Contains(ps, "fg") {
+		t.Fatalf("ps after the attached run was killed: %s", ps)
+	}
+	if logs := e.MustRun("logs", "fg"); logs != "started\n" {
+		t.Fatalf("logs: %q", logs)
+	}
+	// sh as PID 1 ignores SIGTERM: this stop waits its 30 seconds.
+	stop := e.startDock(nil, "stop", "-t", "30", "fg")
+	time.Sleep(500 * time.Millisecond)
+	stop.Process.Kill()
+	stop.Wait()
+	if st := e.Inspect("fg")["State"].(map[string]any); st["Status"] != "running" {
+		t.Fatalf("after a killed stop: %v", st)
+	}
+	if out := e.MustRun("exec", "fg", "echo", "alive"); out != "alive\n" {
+		t.Fatalf("exec after a killed stop: %q", out)
+	}
+	start := time.Now()
+	e.MustRun("stop", "-t", "0", "fg")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the second stop took %v", d)
+	}
+	if st := e.Inspect("fg")["State"].(map[string]any); st["Status"] != "exited" || st["ExitCode"] != float64(137) {
+		t.Fatalf("after the second stop: %v", st)
+	}
+	e.MustRun("rm", "fg")
+}
