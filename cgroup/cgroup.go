@@ -370,12 +370,12 @@ func Procs(dirs []string) ([]int, error) {
 	seen := map[int]bool{}
 	var pids []int
 	for _, d := range dirs {
-		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		data, err := kfile.Read(filepath.Join(d, "cgroup.procs"))
 		if err != nil {
-			if os.IsNotExist(err) {
+			if errors.Is(err, unix.ENOENT) {
 				continue
 			}
-			return nil, err
+			return nil, fmt.Errorf("read %s: %w", filepath.Join(d, "cgroup.procs"), err)
 		}
 		for _, f := range strings.Fields(string(data)) {
 			if n, err := strconv.Atoi(f); err == nil && !seen[n] {
@@ -387,12 +387,26 @@ func Procs(dirs []string) ([]int, error) {
 	return pids, nil
 }
 
+// Populated reports whether the first of dirs holds a process: every
+// process of a container is in all its cgroups, so one tells.
+func Populated(dirs []string) bool {
+	if len(dirs) == 0 {
+		return false
+	}
+	data, err := kfile.Read(filepath.Join(dirs[0], "cgroup.procs"))
+	return (err != nil && !errors.Is(err, unix.ENOENT)) || len(strings.TrimSpace(string(data))) > 0
+}
+
 // Signal sends sig to every process in the container's cgroups. SIGKILL
 // goes through cgroup.kill where a v2 directory has it, which reaches
 // processes forked while the list is read.
 func Signal(dirs []string, sig unix.Signal) error {
 	if sig == unix.SIGKILL {
+		hs, _ := Hierarchies()
 		for _, d := range dirs {
+			if h, ok := hierarchyOf(hs, d); ok && !h.V2 {
+				continue // cgroup.kill is v2's
+			}
 			p := filepath.Join(d, "cgroup.kill")
 			if _, err := os.Stat(p); err == nil {
 				if err := kfile.Write(p, "1"); err != nil && !errors.Is(err, unix.ENOENT) {

@@ -70,7 +70,7 @@ func Create(o CreateOpts) (*Container, error) {
 	c.State = State{
 		OCIVersion: spec.Version, ID: o.ID, Status: Creating, Bundle: o.Bundle.Dir,
 		Rootfs: o.Bundle.Rootfs, Created: time.Now().UTC(), Owner: "", Annotations: spec.Annotations,
-		NoNewKeyring: o.NoNewKeyring,
+		NoNewKeyring: o.NoNewKeyring, OwnPidNS: ownPidNS(spec),
 	}
 	c.spec, c.specRaw = spec, o.Bundle.Raw // save() records it
 	if err := c.create(o); err != nil {
@@ -87,6 +87,16 @@ func (c *Container) destroy() {
 	}
 	os.RemoveAll(c.Dir)
 	c.Unlock()
+}
+
+// ownPidNS reports whether spec gives the container a new pid namespace.
+func ownPidNS(s *specs.Spec) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
 }
 
 // rootIDs returns the host uid and gid that are root in the container.

@@ -77,25 +77,27 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	c.Unlock()
 	// The process moves itself into the v1 cgroups before it joins the
 	// container's namespaces (see cgroup.Placement).
-	if err := cgroup.FillCpusets(dirs); err != nil {
+	early := func(err error) (int, error) {
 		closeAll(sp.setns)
-		return 0, err
-	}
-	if sp.cgroups, err = cgroup.Place(dirs, true); err != nil {
-		closeAll(sp.setns)
-		return 0, err
-	}
-	defer sp.cgroups.Close()
-	proc, err := sp.start()
-	closeAll(sp.setns)
-	if err != nil {
 		if !c.initAlive() {
-			// The container died meanwhile (a kill or a delete): say
-			// so, not how joining its dead pid namespace failed.
+			// The container died meanwhile (a kill or a delete that
+			// removed its cgroups): say so, not how joining failed.
 			return 0, ErrNotRunning
 		}
 		return 0, err
 	}
+	if err := cgroup.FillCpusets(dirs); err != nil {
+		return early(err)
+	}
+	if sp.cgroups, err = cgroup.Place(dirs, true); err != nil {
+		return early(err)
+	}
+	defer sp.cgroups.Close()
+	proc, err := sp.start()
+	if err != nil {
+		return early(err)
+	}
+	closeAll(sp.setns)
 	fault.Point("exec:after-clone")
 	defer proc.pipe.Close()
 	fail := func(err error) (int, error) {

@@ -175,11 +175,21 @@ func (c *Container) Delete(force bool) (warnings []error, err error) {
 		}
 	}
 	fault.Point("delete:after-kill")
-	if force {
-		// Stragglers outside a pid namespace outlive init.
+	if force && c.State.OwnPidNS {
+		// The kernel killed the rest of a pid namespace of the
+		// container's own with init (runc relies on it too), unless they
+		// are stuck frozen. Only a process put in the cgroups from
+		// outside the namespace can be left: one cgroup tells.
+		c.thaw()
+		if cgroup.Populated(c.State.CgroupDirs) {
+			_ = c.signalCgroup(unix.SIGKILL)
+		}
+	} else if force {
+		// Stragglers outside a pid namespace of the container's own
+		// outlive init.
 		_ = c.signalCgroup(unix.SIGKILL)
-		fault.Point("delete:after-cgroup-kill")
 	}
+	fault.Point("delete:after-cgroup-kill")
 	if err := cgroup.Remove(c.State.CgroupDirs); err != nil {
 		return nil, err
 	}
@@ -207,7 +217,11 @@ func (c *Container) killAndWait() error {
 		return err
 	}
 	defer unix.Close(fd)
-	_ = c.signalCgroup(unix.SIGKILL)
+	if !c.State.OwnPidNS {
+		// Init's death takes a pid namespace of its own with it; without
+		// one, every process must be killed.
+		_ = c.signalCgroup(unix.SIGKILL)
+	}
 	c.thaw()
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill init: %w", err)

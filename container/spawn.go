@@ -79,7 +79,9 @@ func (s *spawn) start() (*initProcess, error) {
 		cmd.Files = append(cmd.Files, f.Fd())
 		return strconv.Itoa(len(cmd.Files) - 1)
 	}
-	cmd.Env = []string{containerinit.EnvSyncFD + "=" + add(childSock)}
+	// GOMAXPROCS=1: init is one goroutine; a second P only adds threads
+	// that spin and hand off. Init replaces its environment before exec.
+	cmd.Env = []string{containerinit.EnvSyncFD + "=" + add(childSock), "GOMAXPROCS=1"}
 	if s.fifo != nil {
 		cmd.Env = append(cmd.Env, containerinit.EnvFifoFD+"="+add(s.fifo))
 	}

@@ -59,6 +59,9 @@ type State struct {
 	InitStartTime uint64            `json:"initStartTime"`
 	CgroupDirs    []string          `json:"cgroupDirs,omitempty"`
 	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"` // exec joins no session keyring either
+	// OwnPidNS: init leads a pid namespace of its own, so the kernel
+	// kills every other process of the container when init dies.
+	OwnPidNS bool `json:"ownPidNs,omitempty"`
 	// Config is the spec, kept raw: state, list and kill never need it,
 	// and decoding a spec is most of their JSON work. Spec() decodes it.
 	Config json.RawMessage `json:"config"`

@@ -466,6 +466,30 @@ func TestCgroupDeleteForceStragglers(t *testing.T) {
 	requireNoResidue(t, e.Root, id)
 }
 
+// TestCgroupDeleteForceOwnPidNS: in a pid namespace of the container's
+// own, delete --force kills init only (the kernel takes the rest with it),
+// and nothing is left, its children and grandchildren included.
+func TestCgroupDeleteForceOwnPidNS(t *testing.T) {
+	e := NewEnv(t)
+	id, _ := e.createStarted([]string{"sh", "-c", "sleep 1000 & (sleep 1000 &); exec sleep 1000"}, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(procsOf(t, id)) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("container processes: %v", procsOf(t, id))
+		}
+		sleepBriefly()
+	}
+	procs := procsOf(t, id)
+	e.MustRun("delete", "--force", id)
+	requireNoResidue(t, e.Root, id)
+	for _, p := range procs {
+		// Init stays a zombie until the host's init reaps it.
+		if st, err := os.ReadFile("/proc/" + p + "/status"); err == nil && !strings.Contains(string(st), "State:\tZ") {
+			t.Errorf("container process %s outlived delete --force: %s", p, st)
+		}
+	}
+}
+
 // TestCgroupDeleteAfterCrash: a runtime killed in the middle of create
 // leaves a state and an empty cgroup; delete --force removes both.
 func TestCgroupDeleteAfterCrash(t *testing.T) {
