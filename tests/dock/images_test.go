@@ -36,11 +36,22 @@ func layerOf(t *testing.T, data []byte) v1.Layer {
 // and top (a tar), whose config runs cmd, with env when it is given.
 func busyboxPlus(t *testing.T, top []byte, cmd []string, env ...string) v1.Image {
 	t.Helper()
+	return busyboxLayers(t, [][]byte{top}, cmd, env...)
+}
+
+// busyboxLayers is a linux/amd64 image of the busybox rootfs and then
+// tops (tars), whose config runs cmd, with env when it is given.
+func busyboxLayers(t *testing.T, tops [][]byte, cmd []string, env ...string) v1.Image {
+	t.Helper()
 	base, err := os.ReadFile(busyboxTar)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layerOf(t, base), layerOf(t, top))
+	ls := []v1.Layer{layerOf(t, base)}
+	for _, top := range tops {
+		ls = append(ls, layerOf(t, top))
+	}
+	img, err := mutate.AppendLayers(empty.Image, ls...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,11 +292,7 @@ func assertNoImages(t *testing.T, e *Env) {
 // outside, /dev/console to /etc/passwd).
 func manyLayerImage(t *testing.T, n int, outside string) v1.Image {
 	t.Helper()
-	base, err := os.ReadFile(busyboxTar)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := []v1.Layer{layerOf(t, base)}
+	var tops [][]byte
 	for i := 1; i < n; i++ {
 		var b tarBuilder
 		b.add(&tar.Header{Name: "layers/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
@@ -297,23 +304,9 @@ func manyLayerImage(t *testing.T, n int, outside string) v1.Image {
 			b.add(&tar.Header{Name: "dev/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
 			b.add(&tar.Header{Name: "dev/console", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}, nil)
 		}
-		ls = append(ls, layerOf(t, b.bytes()))
+		tops = append(tops, b.bytes())
 	}
-	img, err := mutate.AppendLayers(empty.Image, ls...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = "amd64", "linux"
-	cf.Config.Cmd = []string{"sh"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return busyboxLayers(t, tops, []string{"sh"})
 }
 
 // TestLayoutAtMostLayersAndInitLayer: an image of 127 layers, the most,

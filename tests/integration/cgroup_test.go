@@ -426,19 +426,26 @@ func procsOf(t *testing.T, id string) []string {
 	return strings.Fields(readCg(t, "pids", id, "cgroup.procs"))
 }
 
+// waitProcs waits until the container's cgroup holds n processes.
+func waitProcs(t *testing.T, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(procsOf(t, id)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("container processes: %v, want %d", procsOf(t, id), n)
+		}
+		sleepBriefly()
+	}
+}
+
 // TestCgroupKillAll: kill --all reaches every process in the cgroup, not
 // only init, when there is no pid namespace to take them down.
 func TestCgroupKillAll(t *testing.T) {
 	e := NewEnv(t)
 	id, _ := e.createStarted([]string{"sh", "-c", "sleep 1000 & sleep 1000 & (sleep 1000 &) ; exec sleep 1000"}, noPidNS)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(procsOf(t, id)) < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("container processes: %v", procsOf(t, id))
-		}
-		sleepBriefly()
-	}
+	waitProcs(t, id, 4)
 	e.MustRun("kill", "--all", id, "KILL")
+	deadline := time.Now().Add(30 * time.Second)
 	for len(procsOf(t, id)) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("processes left after kill --all: %v", procsOf(t, id))
@@ -455,13 +462,7 @@ func TestCgroupKillAll(t *testing.T) {
 func TestCgroupDeleteForceStragglers(t *testing.T) {
 	e := NewEnv(t)
 	id, _ := e.createStarted([]string{"sh", "-c", "(sleep 1000 &); exec sleep 1000"}, noPidNS)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(procsOf(t, id)) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("container processes: %v", procsOf(t, id))
-		}
-		sleepBriefly()
-	}
+	waitProcs(t, id, 2)
 	e.MustRun("delete", "--force", id)
 	requireNoResidue(t, e.Root, id)
 }
@@ -472,13 +473,7 @@ func TestCgroupDeleteForceStragglers(t *testing.T) {
 func TestCgroupDeleteForceOwnPidNS(t *testing.T) {
 	e := NewEnv(t)
 	id, _ := e.createStarted([]string{"sh", "-c", "sleep 1000 & (sleep 1000 &); exec sleep 1000"}, nil)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(procsOf(t, id)) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("container processes: %v", procsOf(t, id))
-		}
-		sleepBriefly()
-	}
+	waitProcs(t, id, 3)
 	procs := procsOf(t, id)
 	e.MustRun("delete", "--force", id)
 	requireNoResidue(t, e.Root, id)
