@@ -1,6 +1,7 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,19 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
+
+// execSpec is the part of the spec exec sends its init. Encoding a whole
+// specs.Spec, however empty, makes encoding/json analyse every spec type
+// on first use (~0.5 ms of exec's critical path) for these three fields.
+type execSpec struct {
+	Version string         `json:"ociVersion"`
+	Process *specs.Process `json:"process"`
+	Linux   execLinux      `json:"linux"`
+}
+
+type execLinux struct {
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+}
 
 // ExecOpts are exec's arguments.
 type ExecOpts struct {
@@ -138,7 +152,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	st.Pid = proc.pid
 	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, PreserveFDs: preserve, State: st,
 		NoNewKeyring: c.State.NoNewKeyring}
-	if err := cfg.SetSpec(spec, nil); err != nil {
+	raw, err := json.Marshal(execSpec{Version: spec.Version, Process: p, Linux: execLinux{Seccomp: sc}})
+	if err != nil {
+		return fail(err)
+	}
+	if err := cfg.SetSpec(spec, raw); err != nil {
 		return fail(err)
 	}
 	if err := proc.pipe.Send(cfg); err != nil {
