@@ -6,8 +6,9 @@
 // a file of its own, and the work is done by the packages (see README.md).
 //
 // A command lives milliseconds, so the go:debug lines above take
-// GOMAXPROCS from the CPU count without reading the cgroup's CPU limit at
-// start (a mountinfo parse) or re-reading it later.
+// GOMAXPROCS from the CPU count and never re-read the cgroup's CPU limit.
+// (Go 1.26 still parses /proc/self/cgroup and mountinfo once at start,
+// only to count whether the setting changed anything.)
 package main
 
 import (
