@@ -59,7 +59,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "minirunc: "+err.Error())
 		os.Exit(1)
 	}
-	err := newApp().Run(context.Background(), os.Args)
+	err := newApp(command).Run(context.Background(), os.Args)
 	var code exitCode
 	if errors.As(err, &code) {
 		logs.Close()
@@ -103,7 +103,7 @@ func scanLogFlags(args []string) (path, format, command string) {
 
 func usageError(_ context.Context, _ *cli.Command, err error, _ bool) error { return err }
 
-func newApp() *cli.Command {
+func newApp(command string) *cli.Command {
 	cli.VersionPrinter = func(cmd *cli.Command) {
 		fmt.Printf("minirunc version %s\n", version)
 		if gitCommit != "" {
@@ -142,12 +142,31 @@ func newApp() *cli.Command {
 			}
 			return ctx, nil
 		},
-		Commands: []*cli.Command{
-			createCommand(), startCommand(), runCommand(), stateCommand(), listCommand(),
-			killCommand(), deleteCommand(), specCommand(), execCommand(), psCommand(), featuresCommand(),
-			pauseCommand(), resumeCommand(), updateCommand(), eventsCommand(),
-		},
+		Commands: appCommands(command),
 	}
+}
+
+// commandMakers build minirunc's commands, in the order help lists them.
+var commandMakers = []func() *cli.Command{
+	createCommand, startCommand, runCommand, stateCommand, listCommand,
+	killCommand, deleteCommand, specCommand, execCommand, psCommand, featuresCommand,
+	pauseCommand, resumeCommand, updateCommand, eventsCommand,
+}
+
+// appCommands is the command named on the command line alone when it is
+// one, else every command (for help, usage errors and aliases). urfave/cli
+// sets up each command it holds, flags and help included, at every start:
+// ~0.2 ms of every call for the fourteen that do not run.
+func appCommands(name string) []*cli.Command {
+	all := make([]*cli.Command, 0, len(commandMakers))
+	for _, mk := range commandMakers {
+		c := mk()
+		if name != "" && c.Name == name {
+			return []*cli.Command{c}
+		}
+		all = append(all, c)
+	}
+	return all
 }
 
 // checkArgs enforces the number of positional arguments.
