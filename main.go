@@ -48,7 +48,7 @@ func main() {
 	// The --log file must exist and carry the error even when the other
 	// arguments are wrong (containerd reads it), so it is opened before
 	// the command line is parsed.
-	logPath, logFormat, command := scanLogFlags(os.Args[1:])
+	logPath, logFormat, command := scanGlobalFlags(os.Args[1:])
 	if command != "list" {
 		// One goroutine does the work of every command but list: a
 		// second P only makes idle threads spin and hand off (~1 ms CPU
@@ -75,9 +75,9 @@ func main() {
 // globalValueFlags are the global flags that take a value.
 var globalValueFlags = map[string]bool{"log": true, "log-format": true, "root": true, "rootless": true, "criu": true}
 
-// scanLogFlags finds --log and --log-format among the global flags, and
+// scanGlobalFlags finds --log and --log-format among the global flags, and
 // the command's name after them.
-func scanLogFlags(args []string) (path, format, command string) {
+func scanGlobalFlags(args []string) (path, format, command string) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if !strings.HasPrefix(a, "-") {

@@ -393,8 +393,8 @@ func Populated(dirs []string) bool {
 	if len(dirs) == 0 {
 		return false
 	}
-	data, err := kfile.Read(filepath.Join(dirs[0], "cgroup.procs"))
-	return (err != nil && !errors.Is(err, unix.ENOENT)) || len(strings.TrimSpace(string(data))) > 0
+	pids, err := Procs(dirs[:1])
+	return err != nil || len(pids) > 0
 }
 
 // Signal sends sig to every process in the container's cgroups. SIGKILL

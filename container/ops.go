@@ -175,18 +175,11 @@ func (c *Container) Delete(force bool) (warnings []error, err error) {
 		}
 	}
 	fault.Point("delete:after-kill")
-	if force && c.State.OwnPidNS {
-		// The kernel killed the rest of a pid namespace of the
-		// container's own with init (runc relies on it too), unless they
-		// are stuck frozen. Only a process put in the cgroups from
-		// outside the namespace can be left: one cgroup tells.
-		c.thaw()
-		if cgroup.Populated(c.State.CgroupDirs) {
-			_ = c.signalCgroup(unix.SIGKILL)
-		}
-	} else if force {
-		// Stragglers outside a pid namespace of the container's own
-		// outlive init.
+	// Stragglers outside a pid namespace of the container's own outlive
+	// init. In one, the kernel killed them with init (runc relies on it
+	// too): only a process put in the cgroups from outside the namespace,
+	// or one stuck frozen, can be left, and one cgroup tells.
+	if force && (!c.State.OwnPidNS || cgroup.Populated(c.State.CgroupDirs)) {
 		_ = c.signalCgroup(unix.SIGKILL)
 	}
 	fault.Point("delete:after-cgroup-kill")

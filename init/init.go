@@ -40,7 +40,7 @@ func init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		// Credentials, capabilities, no_new_privs and seccomp are per
 		// thread: do everything on the thread that will call execve.
-		runtime.GOMAXPROCS(1)
+		// (One P from the start: spawn sets GOMAXPROCS=1.)
 		runtime.LockOSThread()
 	}
 }
