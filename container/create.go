@@ -214,6 +214,9 @@ func (c *Container) create(o CreateOpts) error {
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: preserve,
 		CgroupDirs: dirs, State: c.specState(Created),
 	}
+	if cfg.SeccompBPF, err = seccompBPF(o.Root, spec.Linux.Seccomp); err != nil {
+		return err
+	}
 	var raw []byte
 	if initSpec == spec {
 		raw = o.Bundle.Raw

@@ -152,6 +152,9 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	st.Pid = proc.pid
 	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, PreserveFDs: preserve, State: st,
 		NoNewKeyring: c.State.NoNewKeyring}
+	if cfg.SeccompBPF, err = seccompBPF(filepath.Dir(c.Dir), sc); err != nil {
+		return fail(err)
+	}
 	raw, err := json.Marshal(execSpec{Version: spec.Version, Process: p, Linux: execLinux{Seccomp: sc}})
 	if err != nil {
 		return fail(err)

@@ -308,3 +308,16 @@ func connectListener(s *specs.LinuxSeccomp) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// seccompBPF compiles linux.seccomp for init, through the compile cache in
+// the state root (a name no container id can take); nil without a filter.
+func seccompBPF(root string, s *specs.LinuxSeccomp) ([]byte, error) {
+	if s == nil {
+		return nil, nil
+	}
+	p, err := seccomp.CompileCached(filepath.Join(root, ".seccomp"), s)
+	if err != nil {
+		return nil, err
+	}
+	return p.BPF(), nil
+}

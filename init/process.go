@@ -26,7 +26,7 @@ func setupProcess(cfg *syncpipe.Config) error {
 	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
-	if err := compileSeccomp(cfg); err != nil {
+	if err := decodeSeccomp(cfg); err != nil {
 		return err
 	}
 	os.Clearenv()

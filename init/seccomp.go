@@ -21,16 +21,16 @@ var seccompProg *seccomp.Program
 // without one.
 var listenerFD = -1
 
-// compileSeccomp compiles the container's filter while allocation is still
-// unconstrained by the container's rlimits.
-func compileSeccomp(cfg *syncpipe.Config) error {
+// decodeSeccomp takes the filter the runtime compiled, while allocation is
+// still unconstrained by the container's rlimits.
+func decodeSeccomp(cfg *syncpipe.Config) error {
 	// The listener socket's fd comes in the environment, which
 	// setupProcess replaces with the container's: take it now.
 	if fd, err := envFD(EnvSeccompFD); err == nil {
 		listenerFD = fd
 	}
 	if s := cfg.Spec.Linux.Seccomp; s != nil {
-		p, err := seccomp.Compile(s)
+		p, err := seccomp.Decode(cfg.SeccompBPF, s)
 		if err != nil {
 			return err
 		}

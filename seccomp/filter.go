@@ -161,16 +161,29 @@ func enosysNewer(f *libseccomp.ScmpFilter, s *specs.LinuxSeccomp, defAct libsecc
 }
 
 // Program is a compiled filter: raw BPF and the seccomp(2) flags, ready to
-// load without allocating. libseccomp allocates while it generates BPF, and
-// a container's rlimits (a small RLIMIT_AS) can make that fail, so init
-// compiles before it applies them and loads later.
+// load without allocating (a container's rlimits, a small RLIMIT_AS, apply
+// by then). The runtime compiles it, or finds it in the cache, and hands
+// the BPF to init, which decodes it and loads it last.
 type Program struct {
 	filter []unix.SockFilter
 	flags  uintptr
+	raw    []byte // filter as exported
 }
+
+// bpfMaxInsns is the kernel's limit on a classic BPF program (BPF_MAXINSNS).
+const bpfMaxInsns = 4096
 
 // Compile builds the filter and exports its BPF.
 func Compile(s *specs.LinuxSeccomp) (*Program, error) {
+	raw, err := exportBPF(s)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(raw, s)
+}
+
+// exportBPF builds the filter with libseccomp and returns its raw BPF.
+func exportBPF(s *specs.LinuxSeccomp) ([]byte, error) {
 	f, err := Build(s)
 	if err != nil {
 		return nil, err
@@ -189,10 +202,16 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: read BPF: %w", err)
 	}
-	if len(raw) == 0 || len(raw)%8 != 0 {
-		return nil, fmt.Errorf("seccomp: exported BPF has %d bytes", len(raw))
+	return raw, nil
+}
+
+// Decode makes the program for s from its raw BPF (as Compile exported
+// it); the seccomp(2) flags come from s.
+func Decode(raw []byte, s *specs.LinuxSeccomp) (*Program, error) {
+	if len(raw) == 0 || len(raw)%8 != 0 || len(raw)/8 > bpfMaxInsns {
+		return nil, fmt.Errorf("seccomp: BPF program of %d bytes", len(raw))
 	}
-	p := &Program{filter: make([]unix.SockFilter, len(raw)/8)}
+	p := &Program{filter: make([]unix.SockFilter, len(raw)/8), raw: raw}
 	for i := range p.filter {
 		b := raw[i*8:]
 		p.filter[i] = unix.SockFilter{
@@ -219,6 +238,9 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	}
 	return p, nil
 }
+
+// BPF returns the program's raw BPF, for Decode in another process.
+func (p *Program) BPF() []byte { return p.raw }
 
 // Load installs the program on the calling thread. With SCMP_ACT_NOTIFY
 // rules it returns the notification fd, else -1.

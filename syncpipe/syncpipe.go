@@ -46,6 +46,9 @@ type Config struct {
 	PreserveFDs  int             `json:"preserveFds,omitempty"`
 	CgroupDirs   []string        `json:"cgroupDirs,omitempty"`
 	State        *specs.State    `json:"state"` // for createContainer and startContainer hooks
+	// SeccompBPF is linux.seccomp compiled (seccomp.Program.BPF): the
+	// runtime compiles it, or finds it in its cache, while init starts.
+	SeccompBPF []byte `json:"seccompBPF,omitempty"`
 }
 
 // SetSpec records the spec to send: raw, its encoding when the caller

@@ -684,3 +684,64 @@ func TestSeccompListenerClosesEarly(t *testing.T) {
 	requireOneLine(t, stderr, "send seccomp notify fd to "+path)
 	requireNoResidue(t, e.Root, id)
 }
+
+// TestSeccompCompileCache: the compiled filter is cached in the state root
+// (.seccomp), one program per profile; a container started from the cache
+// gets its own profile's filter, in create and in exec, and a damaged
+// entry is compiled again and replaced, never loaded.
+func TestSeccompCompileCache(t *testing.T) {
+	e := NewEnv(t)
+	cache := filepath.Join(e.Root, ".seccomp")
+	entries := func() []string {
+		ents, _ := os.ReadDir(cache)
+		var names []string
+		for _, en := range ents {
+			names = append(names, en.Name())
+		}
+		return names
+	}
+	const script = "mkdir /tmp/x 2>&1; [ -d /tmp/x ] && echo created; true"
+	run := func(errno syscall.Errno) string {
+		return e.Sh(script, chainMutate(writable, withSeccomp(denyMkdir(specs.ActErrno, errnoPtr(errno)))))
+	}
+	want := map[syscall.Errno]string{unix.EXDEV: "Invalid cross-device link", unix.EDQUOT: "Disk quota exceeded"}
+	for round := 0; round < 2; round++ {
+		for _, errno := range []syscall.Errno{unix.EXDEV, unix.EDQUOT} {
+			if out := run(errno); !strings.Contains(out, want[errno]) || strings.Contains(out, "created") {
+				t.Fatalf("round %d: output %q: want mkdir refused with %q", round, out, want[errno])
+			}
+		}
+		if n := len(entries()); n != 2 {
+			t.Fatalf("round %d: cache holds %v: want one program per profile", round, entries())
+		}
+	}
+	// exec takes the container's program from the cache too.
+	id, _ := e.startContainer([]string{"sleep", "100"}, chainMutate(writable, withSeccomp(denyMkdir(specs.ActErrno, errnoPtr(unix.EXDEV)))))
+	out, stderr, code := e.Run("exec", id, "sh", "-c", script)
+	if code != 0 || !strings.Contains(out, want[unix.EXDEV]) {
+		t.Fatalf("exec: exit %d, output %q %s: want mkdir refused with EXDEV", code, out, stderr)
+	}
+	// Swap the two programs: each file is whole but filed under the other
+	// profile's key. Both must be refused and compiled again.
+	names := entries()
+	a, b := filepath.Join(cache, names[0]), filepath.Join(cache, names[1])
+	da, _ := os.ReadFile(a)
+	db, _ := os.ReadFile(b)
+	if err := os.WriteFile(a, db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, da, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, errno := range []syscall.Errno{unix.EXDEV, unix.EDQUOT} {
+		if out := run(errno); !strings.Contains(out, want[errno]) {
+			t.Fatalf("after the swap: output %q: want mkdir refused with %q", out, want[errno])
+		}
+	}
+	if na, _ := os.ReadFile(a); !bytes.Equal(na, da) {
+		t.Errorf("entry %s was not compiled again", names[0])
+	}
+	if nb, _ := os.ReadFile(b); !bytes.Equal(nb, db) {
+		t.Errorf("entry %s was not compiled again", names[1])
+	}
+}
