@@ -224,7 +224,7 @@ func (c *Container) create(o CreateOpts) error {
 	if err := cfg.SetSpec(initSpec, raw); err != nil {
 		return err
 	}
-	if err := pipe.Send(cfg); err != nil {
+	if err := pipe.SendConfig(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
 	fault.Point("create:after-config-sent")

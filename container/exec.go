@@ -162,7 +162,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := cfg.SetSpec(spec, raw); err != nil {
 		return fail(err)
 	}
-	if err := proc.pipe.Send(cfg); err != nil {
+	if err := proc.pipe.SendConfig(cfg); err != nil {
 		return fail(fmt.Errorf("send config to exec init: %w", err))
 	}
 	fault.Point("exec:after-config-sent")

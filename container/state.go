@@ -64,7 +64,7 @@ type State struct {
 	OwnPidNS bool `json:"ownPidNs,omitempty"`
 	// Config is the spec, kept raw: state, list and kill never need it,
 	// and decoding a spec is most of their JSON work. Spec() decodes it.
-	Config json.RawMessage `json:"config"`
+	Config json.RawMessage `json:"config,omitempty"` // written by save
 }
 
 // Container is an opened, locked state directory.
@@ -217,10 +217,14 @@ func (c *Container) save() error {
 		}
 		c.State.Config = raw
 	}
+	raw := c.State.Config
+	c.State.Config = nil
 	data, err := json.Marshal(&c.State)
+	c.State.Config = raw
 	if err != nil {
 		return err
 	}
+	data = syncpipe.WithRawField(data, "config", raw)
 	// One temp name is enough: every save holds the exclusive lock. A
 	// temp file left by a killed save is truncated by the next.
 	tmp := filepath.Join(c.Dir, ".state.tmp")
@@ -240,7 +244,7 @@ func (c *Container) save() error {
 		err = cerr
 	}
 	if err == nil {
-		err = unix.Rename(tmp, filepath.Join(c.Dir, stateFile))
+		err = replaceState(tmp, filepath.Join(c.Dir, stateFile))
 	}
 	if err != nil {
 		unix.Unlink(tmp)
@@ -309,6 +313,20 @@ func (c *Container) Status() string {
 		return Created
 	}
 	return Running
+}
+
+// replaceState puts tmp in place of the state file, atomically. It swaps
+// the two (the old state stays in tmp for the next save to overwrite)
+// rather than renaming over: on ext4, a rename over a file forces the new
+// one's writeback (auto_da_alloc) and each save would allocate and evict
+// an inode, about 0.2 ms a save here. The first save, or a file system
+// without exchange, renames.
+func replaceState(tmp, state string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, state, unix.RENAME_EXCHANGE)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
+		err = unix.Rename(tmp, state)
+	}
+	return err
 }
 
 // initHolds reports whether init still has the exec fifo open: it does

@@ -2,11 +2,13 @@ package syncpipe
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"testing"
 
 	"github.com/minirunc/minirunc/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestDecodeSpecKeepsWhatInitUses: the fields of initSpec survive the
@@ -53,5 +55,57 @@ func TestDecodeSpecKeepsWhatInitUses(t *testing.T) {
 	}
 	if g.Hooks.Poststop != nil || g.Linux.Resources != nil {
 		t.Errorf("init got fields it does not read: %+v %+v", g.Hooks.Poststop, g.Linux.Resources)
+	}
+}
+
+func TestWithRawField(t *testing.T) {
+	cases := []struct{ obj, raw, want string }{
+		{`{}`, `{"a":1}`, `{"spec":{"a":1}}`},
+		{`{"id":"x"}`, " {\"a\": [1, 2]}\n", "{\"id\":\"x\",\"spec\": {\"a\": [1, 2]}\n}"},
+		{`{"id":"x"}`, ``, `{"id":"x"}`},
+	}
+	for _, c := range cases {
+		got := string(WithRawField([]byte(c.obj), "spec", []byte(c.raw)))
+		if got != c.want {
+			t.Errorf("WithRawField(%s, %q) = %q, want %q", c.obj, c.raw, got, c.want)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Errorf("%q is not JSON", got)
+		}
+	}
+}
+
+// SendConfig's message decodes to the config sent, spec included, and the
+// next message follows it on the stream.
+func TestSendConfigRoundTrip(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := New(os.NewFile(uintptr(fds[0]), "a")), New(os.NewFile(uintptr(fds[1]), "b"))
+	defer a.Close()
+	defer b.Close()
+	spec := []byte("{\"ociVersion\": \"1.0.2\",\n \"process\": {\"args\": [\"sh\"]}, \"linux\": {}}\n")
+	sent := &Config{ID: "c1", Bundle: "/b", SpecJSON: spec, SeccompBPF: []byte{1, 2, 3}, CgroupDirs: []string{"/x"}}
+	go func() {
+		a.SendConfig(sent)
+		a.Send(Message{Type: TypeCgroups})
+	}()
+	var got Config
+	if err := b.Recv(&got); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.DecodeSpec(); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "c1" || got.Bundle != "/b" || string(got.SeccompBPF) != "\x01\x02\x03" || len(got.CgroupDirs) != 1 ||
+		got.Spec.Version != "1.0.2" || got.Spec.Process.Args[0] != "sh" {
+		t.Fatalf("received %+v", got)
+	}
+	if string(sent.SpecJSON) != string(spec) {
+		t.Fatal("SendConfig changed the config it sent")
+	}
+	if err := b.Expect(TypeCgroups); err != nil {
+		t.Fatal(err)
 	}
 }

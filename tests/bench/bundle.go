@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	dockerseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // makeRootfs builds the shared static busybox root file system and reads
@@ -38,8 +41,24 @@ func (b *bench) makeRootfs() error {
 	if out, err := exec.Command(*mrBin, "spec", "--bundle", specDir).CombinedOutput(); err != nil {
 		return fmt.Errorf("minirunc spec: %v %s", err, out)
 	}
-	b.tmpl, err = os.ReadFile(filepath.Join(specDir, "config.json"))
-	return err
+	if b.tmpl, err = os.ReadFile(filepath.Join(specDir, "config.json")); err != nil {
+		return err
+	}
+	// Docker's default seccomp profile (moby/profiles), as dockerd makes
+	// it for this spec's capabilities.
+	var s specs.Spec
+	if err := json.Unmarshal(b.tmpl, &s); err != nil {
+		return err
+	}
+	profile, err := dockerseccomp.GetDefaultProfile(&s)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(profile)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, &b.seccomp)
 }
 
 // bundle writes a bundle for container id and returns its directory: the
@@ -47,6 +66,12 @@ func (b *bench) makeRootfs() error {
 // no terminal, pid/ipc/uts/mount namespaces plus a network namespace when
 // netns, and the absolute cgroupsPath cgRun/id.
 func (b *bench) bundle(id string, netns bool, args ...string) (string, error) {
+	return b.bundleSeccomp(id, netns, false, args...)
+}
+
+// bundleSeccomp is bundle, with Docker's default seccomp profile when
+// seccomp.
+func (b *bench) bundleSeccomp(id string, netns, seccomp bool, args ...string) (string, error) {
 	var s map[string]any
 	if err := json.Unmarshal(b.tmpl, &s); err != nil {
 		return "", err
@@ -71,6 +96,9 @@ func (b *bench) bundle(id string, netns bool, args ...string) (string, error) {
 	}
 	ns = append(ns, map[string]string{"type": "ipc"}, map[string]string{"type": "uts"}, map[string]string{"type": "mount"})
 	linux["namespaces"] = ns
+	if seccomp {
+		linux["seccomp"] = b.seccomp
+	}
 	out, err := json.Marshal(s)
 	if err != nil {
 		return "", err

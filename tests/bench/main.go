@@ -118,8 +118,10 @@ type bench struct {
 	work   string
 	rootfs string
 	tmpl   []byte // config.json from `minirunc spec`
-	rts    []*runtimeUnderTest
-	floor  map[string][]sample // floor command -> per round
+	// seccomp is Docker's default profile for tmpl, decoded JSON.
+	seccomp any
+	rts     []*runtimeUnderTest
+	floor   map[string][]sample // floor command -> per round
 	// rssRef is the peak RSS of the reference commands (floor, /bin/true).
 	rssRef map[string][]float64
 }

@@ -22,6 +22,7 @@ type sample struct{ wall, cpu, rss float64 }
 const (
 	opRun     = "run"
 	opRunHost = "run (host netns)"
+	opRunSecc = "run (Docker seccomp)"
 	opCreate  = "create"
 	opStart   = "start"
 	opState   = "state"
@@ -32,7 +33,7 @@ const (
 	opDelF    = "delete -f"
 )
 
-var singleOps = []string{opRun, opRunHost, opCreate, opStart, opState, opList1, opListN, opDelete, opExec, opDelF}
+var singleOps = []string{opRun, opRunHost, opRunSecc, opCreate, opStart, opState, opList1, opListN, opDelete, opExec, opDelF}
 
 // opTimeout bounds one command, so that a hung runtime ends the run
 // (with cleanup) instead of hanging it.
@@ -125,12 +126,16 @@ func (b *bench) round(rt *runtimeUnderTest, r int, rss bool) error {
 		kind = "m"
 	}
 	id := fmt.Sprintf("%s-%s%d", rt.name, kind, r)
-	runID, hostID, longID := id+"-run", id+"-host", id+"-long"
+	runID, hostID, seccID, longID := id+"-run", id+"-host", id+"-secc", id+"-long"
 	runB, err := b.bundle(runID, true)
 	if err != nil {
 		return err
 	}
 	hostB, err := b.bundle(hostID, false)
+	if err != nil {
+		return err
+	}
+	seccB, err := b.bundleSeccomp(seccID, true, true)
 	if err != nil {
 		return err
 	}
@@ -151,6 +156,7 @@ func (b *bench) round(rt *runtimeUnderTest, r int, rss bool) error {
 	for _, o := range []op{
 		{opRun, append(base, "run", "--bundle", runB, runID)},
 		{opRunHost, append(base, "run", "--bundle", hostB, hostID)},
+		{opRunSecc, append(base, "run", "--bundle", seccB, seccID)},
 		{opCreate, append(base, "create", "--bundle", createB, "--pid-file", pidFile, id)},
 		{opState, append(base, "state", id)},
 		{opList1, append(base, "list")},

@@ -28,8 +28,10 @@ func printHeader(b *bench, coverNote string, haveTime bool) {
 	}
 	fmt.Printf(`method:
   - one busybox rootfs, read-only; /bin/true; pid, net, ipc, uts, mount namespaces; an absolute
-    cgroupsPath of its own per container under %s; "run (host netns)" drops the net namespace
-  - %d rounds; in each, every runtime runs run, run (host netns), create, state, list (1), list (%d),
+    cgroupsPath of its own per container under %s; "run (host netns)" drops the net namespace;
+    "run (Docker seccomp)" adds Docker's default seccomp profile (moby/profiles) to run
+  - %d rounds; in each, every runtime runs run, run (host netns), run (Docker seccomp), create,
+    state, list (1), list (%d),
     start, delete (stopped), then exec /bin/true and delete -f on a running sleep; the runtime
     order rotates each round; the floor is measured at the end of each round
   - list (%d): %d running sleep containers in a second state root of each runtime, present during
