@@ -15,11 +15,27 @@ APT_PKGS  := busybox-static jq iproute2 util-linux file libseccomp-dev pkg-confi
 
 all: build
 
-# Statically linked (glibc and libseccomp archives): no dynamic loader at
-# every call, about 10% off each short command, and the binary runs in a
-# bare guest as it is.
+# Statically linked: no dynamic loader at every call, about 10% off each
+# short command, and the binary runs in a bare guest as it is. It links
+# musl rather than glibc: glibc's static start-up probes the CPU with
+# dozens of cpuid instructions (each a VM exit, ~6 us here) and maps more,
+# so a musl binary starts each command ~0.4 ms of CPU sooner and peaks
+# ~1 MB lower. libseccomp for musl is built once into bin/musl from
+# Debian's source of the installed libseccomp-dev (same version, same
+# patches); if that cannot be done the build says so and links glibc.
+MUSL_DIR := $(CURDIR)/bin/musl
+# musl gives threads 128 KiB of stack, glibc 8 MiB; cgo calls (libseccomp)
+# run on them. musl takes its default from the binary's PT_GNU_STACK.
+MUSL_STACK := -Wl,-z,stack-size=8388608
 build:
-	$(GO) build -trimpath -tags netgo,osusergo -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $(BIN) .
+	@if ./scripts/musl-libseccomp.sh $(MUSL_DIR); then \
+		echo "build: musl, libseccomp from $(MUSL_DIR)"; \
+		set -x; CC=musl-gcc PKG_CONFIG_LIBDIR=$(MUSL_DIR)/lib/pkgconfig CGO_CFLAGS="-I$(MUSL_DIR)/include" \
+		$(GO) build -trimpath -tags netgo,osusergo -ldflags "$(LDFLAGS) -linkmode external -extldflags '-static $(MUSL_STACK)'" -o $(BIN) .; \
+	else \
+		echo "build: WARNING: no musl libseccomp (see above); linking glibc, each command starts slower" >&2; \
+		set -x; $(GO) build -trimpath -tags netgo,osusergo -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $(BIN) .; \
+	fi
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(DOCK_BIN) ./cmd/minidock
 
 install: build
