@@ -32,6 +32,7 @@ import (
 	"github.com/minirunc/minirunc/specconv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -182,15 +183,14 @@ func Enter(dirs []string, pid int) error {
 // must hand down, without moving anyone in.
 func Prepare(dirs []string) error {
 	var v2Mounts []string
-	if hs, err := Hierarchies(); err == nil {
-		for _, h := range hs {
-			if h.V2 {
-				v2Mounts = append(v2Mounts, h.Mountpoint)
-			}
+	hs, _ := Hierarchies()
+	for _, h := range hs {
+		if h.V2 {
+			v2Mounts = append(v2Mounts, h.Mountpoint)
 		}
 	}
 	for _, d := range dirs {
-		if err := mkdirCgroup(d); err != nil {
+		if err := mkdirCgroup(d, mayBeCpuset(hierarchyOf(hs, d))); err != nil {
 			return fmt.Errorf("create cgroup %s: %w", d, err)
 		}
 		for _, m := range v2Mounts {
@@ -268,28 +268,43 @@ func Place(dirs []string, selfMove bool) (*Placement, error) {
 	return p, nil
 }
 
-// mkdirCgroup creates d and its missing parents. A v1 cpuset cgroup starts
-// with no cpus and mems and accepts no process until they are filled, so
-// each new level copies its parent's.
-func mkdirCgroup(d string) error {
+// mkdirCgroup creates d and its missing parents, trying the mkdir first
+// (cgroup file system lookups are not cheap, and the parent is usually
+// there). A v1 cpuset cgroup starts with no cpus and mems and accepts no
+// process until they are filled, so with cpuset each new level copies its
+// parent's, and an existing one left empty (by an earlier, interrupted
+// create) is filled too.
+func mkdirCgroup(d string, cpuset bool) error {
 	parent := filepath.Dir(d)
-	if _, err := os.Stat(d); err == nil {
-		if !cpusetEmpty(d) {
-			return nil
-		}
-		// Left empty by an earlier, interrupted create.
-		if err := mkdirCgroup(parent); err != nil {
+	err := unix.Mkdir(d, 0o755)
+	if errors.Is(err, unix.ENOENT) && parent != d {
+		if err := mkdirCgroup(parent, cpuset); err != nil {
 			return err
 		}
-		return fillCpuset(d, parent)
+		err = unix.Mkdir(d, 0o755)
 	}
-	if err := mkdirCgroup(parent); err != nil {
-		return err
+	switch {
+	case err == nil:
+	case errors.Is(err, unix.EEXIST):
+		if !cpuset || !cpusetEmpty(d) {
+			return nil
+		}
+		if err := mkdirCgroup(parent, cpuset); err != nil {
+			return err
+		}
+	default:
+		return &os.PathError{Op: "mkdir", Path: d, Err: err}
 	}
-	if err := os.Mkdir(d, 0o755); err != nil && !os.IsExist(err) {
-		return err
+	if !cpuset {
+		return nil
 	}
 	return fillCpuset(d, parent)
+}
+
+// mayBeCpuset says whether d, in hierarchy h (known), can be a v1 cpuset
+// cgroup; only those need filling.
+func mayBeCpuset(h Hierarchy, known bool) bool {
+	return !known || !h.V2 && slices.Contains(strings.Split(h.Key, ","), "cpuset")
 }
 
 // isV2Dir reports a cgroup2 directory, where an empty cpuset means "the
