@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"unsafe"
 
 	"github.com/minirunc/minirunc/specconv"
 	"github.com/minirunc/minirunc/syncpipe"
@@ -129,6 +130,30 @@ func homeDir(uid int) string {
 	return "/"
 }
 
+// The credential calls below change this thread only, as the kernel's
+// calls do. This is the thread that calls execve, and the program gets its
+// credentials (execve ends every other thread), as it gets this thread's
+// capabilities, no_new_privs and seccomp filter. Go's wrappers go through
+// libc, which changes every thread of the process by signalling each and
+// waiting for it: dozens of wakeups per container for threads execve
+// destroys anyway.
+
+// threadCall makes a credential syscall on this thread.
+func threadCall(trap, a1, a2, a3 uintptr) error {
+	if _, _, errno := unix.RawSyscall(trap, a1, a2, a3); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// threadSetgroups sets this thread's supplementary groups.
+func threadSetgroups(gids []uint32) error {
+	if len(gids) == 0 {
+		return threadCall(unix.SYS_SETGROUPS, 0, 0, 0)
+	}
+	return threadCall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(unsafe.Pointer(&gids[0])), 0)
+}
+
 // setUser switches to the spec's uid, gid and groups and applies the
 // capability sets. The bounding set is dropped first (that needs
 // CAP_SETPCAP), and PR_SET_KEEPCAPS carries the permitted set across
@@ -163,19 +188,15 @@ func setUser(p *specs.Process) error {
 		return fmt.Errorf("keep capabilities: %w", err)
 	}
 	u := p.User
-	gids := make([]int, 0, len(u.AdditionalGids))
-	for _, g := range u.AdditionalGids {
-		gids = append(gids, int(g))
-	}
-	if err := unix.Setgroups(gids); err != nil && !errors.Is(err, unix.EPERM) {
+	if err := threadSetgroups(u.AdditionalGids); err != nil && !errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("process.user.additionalGids: %w", err)
-	} else if err != nil && len(gids) > 0 {
+	} else if err != nil && len(u.AdditionalGids) > 0 {
 		return fmt.Errorf("process.user.additionalGids: %w", err)
 	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+	if err := threadCall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); err != nil {
 		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
 	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+	if err := threadCall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); err != nil {
 		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
