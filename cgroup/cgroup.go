@@ -243,14 +243,9 @@ func FillCpusets(dirs []string) error {
 // process can write host cgroup files before anything else (it is not yet
 // in a user namespace of its own).
 func Place(dirs []string, selfMove bool) (*Placement, error) {
-	hs, err := Hierarchies()
-	if err != nil {
-		return nil, err
-	}
 	p := &Placement{}
 	for _, d := range dirs {
-		h, known := hierarchyOf(hs, d)
-		v2 := known && h.V2
+		v2 := IsV2(d)
 		switch {
 		case v2 && p.Into == nil:
 			f, err := os.OpenFile(d, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -299,6 +294,14 @@ func mkdirCgroup(d string, cpuset bool) error {
 		return nil
 	}
 	return fillCpuset(d, parent)
+}
+
+// IsV2 reports whether the cgroup directory d is on a cgroup2 file system:
+// one statfs, where the hierarchies come from parsing mountinfo (exec,
+// kill and delete need nothing else from them).
+func IsV2(d string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(d, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // mayBeCpuset says whether d, in hierarchy h (known), can be a v1 cpuset
@@ -417,9 +420,8 @@ func Populated(dirs []string) bool {
 // processes forked while the list is read.
 func Signal(dirs []string, sig unix.Signal) error {
 	if sig == unix.SIGKILL {
-		hs, _ := Hierarchies()
 		for _, d := range dirs {
-			if h, ok := hierarchyOf(hs, d); ok && !h.V2 {
+			if !IsV2(d) {
 				continue // cgroup.kill is v2's
 			}
 			p := filepath.Join(d, "cgroup.kill")

@@ -100,8 +100,12 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		}
 		return 0, err
 	}
-	if err := cgroup.FillCpusets(dirs); err != nil {
-		return early(err)
+	// The container's own cgroups were filled when made; a sub-cgroup
+	// made by hand may not be.
+	if len(o.Cgroup) > 0 {
+		if err := cgroup.FillCpusets(dirs); err != nil {
+			return early(err)
+		}
 	}
 	if sp.cgroups, err = cgroup.Place(dirs, true); err != nil {
 		return early(err)

@@ -101,19 +101,26 @@ func (c *Container) Spec() *specs.Spec {
 	return c.spec
 }
 
-// ProcessSpec is the spec as exec needs it: the fields a container's init
-// reads (its process, namespaces, seccomp...; see syncpipe.DecodeInitSpec),
-// without decoding the rest (first-use reflection over every spec type).
+// ProcessSpec is the spec as exec needs it: the container's process, its
+// namespaces and its seccomp profile, without decoding the rest (decoding
+// makes encoding/json analyse every type it reaches, on first use, and
+// mounts and hooks are most of a spec).
 func (c *Container) ProcessSpec() *specs.Spec {
 	if c.spec != nil {
 		return c.spec
 	}
 	if c.pspec == nil {
-		s, err := syncpipe.DecodeInitSpec(c.State.Config)
-		if err != nil {
+		var v struct {
+			Process *specs.Process `json:"process"`
+			Linux   *struct {
+				Namespaces []specs.LinuxNamespace `json:"namespaces"`
+				Seccomp    *specs.LinuxSeccomp    `json:"seccomp"`
+			} `json:"linux"`
+		}
+		if err := json.Unmarshal(c.State.Config, &v); err != nil || v.Process == nil || v.Linux == nil {
 			return c.Spec()
 		}
-		c.pspec = s
+		c.pspec = &specs.Spec{Process: v.Process, Linux: &specs.Linux{Namespaces: v.Linux.Namespaces, Seccomp: v.Linux.Seccomp}}
 	}
 	return c.pspec
 }
