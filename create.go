@@ -47,31 +47,32 @@ func createCommand() *cli.Command {
 // createContainer is create's work, shared with run. For a foreground run
 // with a terminal, the returned relay carries the pty to the caller.
 func createContainer(cmd *cli.Command, detach bool) (*container.Container, *console.Relay, error) {
+	flags := indexFlags(cmd)
 	id := cmd.Args().First()
 	if err := specconv.ValidateID(id); err != nil {
 		return nil, nil, err
 	}
-	b, err := specconv.LoadBundle(cmd.String("bundle"))
+	b, err := specconv.LoadBundle(flags.String("bundle"))
 	if err != nil {
 		return nil, nil, err
 	}
-	if cmd.Int("preserve-fds") < 0 {
+	if flags.Int("preserve-fds") < 0 {
 		return nil, nil, errors.New("--preserve-fds must not be negative")
 	}
 	// As with exec: a label the host cannot apply is an error, not dropped.
 	if l := b.Spec.Process.SelinuxLabel; l != "" && !selinuxEnabled() {
 		return nil, nil, fmt.Errorf("config.json: process.selinuxLabel %q: SELinux is not enabled on this host", l)
 	}
-	cs, err := console.NewSetup(b.Spec.Process.Terminal, cmd.String("console-socket"), detach)
+	cs, err := console.NewSetup(b.Spec.Process.Terminal, flags.String("console-socket"), detach)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer cs.Close()
 	c, err := container.Create(container.CreateOpts{
 		Root: root(cmd), ID: id, Bundle: b,
-		PidFile: cmd.String("pid-file"), Console: cs.Child,
-		NoPivot: cmd.Bool("no-pivot"), NoNewKeyring: cmd.Bool("no-new-keyring"),
-		PreserveFDs: int(cmd.Int("preserve-fds")),
+		PidFile: flags.String("pid-file"), Console: cs.Child,
+		NoPivot: flags.Bool("no-pivot"), NoNewKeyring: flags.Bool("no-new-keyring"),
+		PreserveFDs: int(flags.Int("preserve-fds")),
 		// A foreground run's container dies with the run (see run.go).
 		DieWithParent: !detach,
 	})

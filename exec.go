@@ -53,17 +53,18 @@ func execCommand() *cli.Command {
 }
 
 func runExec(_ context.Context, cmd *cli.Command) error {
-	if cmd.Args().Len() < 1 || (cmd.String("process") == "" && cmd.Args().Len() < 2) {
+	flags := indexFlags(cmd)
+	if cmd.Args().Len() < 1 || (flags.String("process") == "" && cmd.Args().Len() < 2) {
 		return fmt.Errorf("%q requires a container id and a command (or --process)", cmd.Name)
 	}
-	if cmd.Int("preserve-fds") < 0 {
+	if flags.Int("preserve-fds") < 0 {
 		return errors.New("--preserve-fds must not be negative")
 	}
 	c, err := container.Load(root(cmd), cmd.Args().First(), false)
 	if err != nil {
 		return err
 	}
-	p, err := execProcess(cmd, c)
+	p, err := execProcess(cmd, flags, c)
 	if err == nil && p.SelinuxLabel != "" && !selinuxEnabled() {
 		err = fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host", p.SelinuxLabel)
 	}
@@ -71,8 +72,8 @@ func runExec(_ context.Context, cmd *cli.Command) error {
 		c.Unlock()
 		return err
 	}
-	detach := cmd.Bool("detach")
-	cs, err := console.NewSetup(p.Terminal, cmd.String("console-socket"), detach)
+	detach := flags.Bool("detach")
+	cs, err := console.NewSetup(p.Terminal, flags.String("console-socket"), detach)
 	if err != nil {
 		c.Unlock()
 		return err
@@ -83,14 +84,14 @@ func runExec(_ context.Context, cmd *cli.Command) error {
 		sigs = catchSignals()
 	}
 	pid, err := c.Exec(container.ExecOpts{
-		Process: p, PidFile: cmd.String("pid-file"), Console: cs.Child,
-		PreserveFDs: int(cmd.Int("preserve-fds")), IgnorePaused: cmd.Bool("ignore-paused"), Cgroup: cmd.StringSlice("cgroup"),
+		Process: p, PidFile: flags.String("pid-file"), Console: cs.Child,
+		PreserveFDs: int(flags.Int("preserve-fds")), IgnorePaused: flags.Bool("ignore-paused"), Cgroup: flags.StringSlice("cgroup"),
 	})
 	c.Unlock()
 	if err != nil {
 		return err
 	}
-	if path := cmd.String("pidfd-socket"); path != "" {
+	if path := flags.String("pidfd-socket"); path != "" {
 		if err := sendPidfd(path, pid); err != nil {
 			return err
 		}
@@ -127,8 +128,8 @@ func sendPidfd(path string, pid int) error {
 
 // execProcess builds the process to exec: --process as given, or the
 // container's own process with the command line's changes.
-func execProcess(cmd *cli.Command, c *container.Container) (*specs.Process, error) {
-	if path := cmd.String("process"); path != "" {
+func execProcess(cmd *cli.Command, flags flagIndex, c *container.Container) (*specs.Process, error) {
+	if path := flags.String("process"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("process.json: %w", err)
@@ -146,29 +147,29 @@ func execProcess(cmd *cli.Command, c *container.Container) (*specs.Process, erro
 	p := *base
 	p.Args = cmd.Args().Slice()[1:]
 	p.Env = append([]string(nil), base.Env...)
-	for _, e := range cmd.StringSlice("env") {
+	for _, e := range flags.StringSlice("env") {
 		p.Env = setEnv(p.Env, e)
 	}
-	p.Terminal = cmd.Bool("tty")
+	p.Terminal = flags.Bool("tty")
 	p.ConsoleSize = nil
-	if cwd := cmd.String("cwd"); cwd != "" {
+	if cwd := flags.String("cwd"); cwd != "" {
 		p.Cwd = cwd
 	}
 	p.User.AdditionalGids = append([]uint32(nil), base.User.AdditionalGids...)
-	if u := cmd.String("user"); u != "" {
+	if u := flags.String("user"); u != "" {
 		uid, gid, err := parseUser(u, c)
 		if err != nil {
 			return nil, err
 		}
 		p.User.UID, p.User.GID = uid, gid
 	}
-	for _, g := range cmd.Int64Slice("additional-gids") {
+	for _, g := range flags.Int64Slice("additional-gids") {
 		if g < 0 {
 			return nil, fmt.Errorf("--additional-gids %d is not a group id", g)
 		}
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}
-	if caps := cmd.StringSlice("cap"); len(caps) > 0 {
+	if caps := flags.StringSlice("cap"); len(caps) > 0 {
 		pc := specs.LinuxCapabilities{}
 		if base.Capabilities != nil {
 			pc = *base.Capabilities
@@ -183,13 +184,13 @@ func execProcess(cmd *cli.Command, c *container.Container) (*specs.Process, erro
 		}
 		p.Capabilities = &pc
 	}
-	if cmd.Bool("no-new-privs") {
+	if flags.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
 	}
-	if a := cmd.String("apparmor"); a != "" {
+	if a := flags.String("apparmor"); a != "" {
 		p.ApparmorProfile = a
 	}
-	if l := cmd.String("process-label"); l != "" {
+	if l := flags.String("process-label"); l != "" {
 		p.SelinuxLabel = l
 	}
 	if err := specconv.ValidateProcess(&p); err != nil {

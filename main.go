@@ -128,16 +128,17 @@ func newApp(command string) *cli.Command {
 			&cli.StringFlag{Name: "criu", Hidden: true},
 		},
 		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
-			if f := cmd.String("log-format"); f != "text" && f != "json" {
+			flags := indexFlags(cmd)
+			if f := flags.String("log-format"); f != "text" && f != "json" {
 				return ctx, fmt.Errorf("invalid log-format %q: must be text or json", f)
 			}
-			if r := cmd.String("rootless"); r != "auto" && r != "true" && r != "false" {
+			if r := flags.String("rootless"); r != "auto" && r != "true" && r != "false" {
 				return ctx, fmt.Errorf("invalid --rootless value %q: must be true, false or auto", r)
 			}
-			if cmd.Bool("debug") {
-				_ = logs.Setup(cmd.String("log"), cmd.String("log-format"), true)
+			if flags.Bool("debug") {
+				_ = logs.Setup(flags.String("log"), flags.String("log-format"), true)
 			}
-			if cmd.Bool("systemd-cgroup") {
+			if flags.Bool("systemd-cgroup") {
 				return ctx, cgroup.SystemdUnsupported()
 			}
 			return ctx, nil
