@@ -5,6 +5,7 @@
 package container
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,9 +63,14 @@ type State struct {
 	// OwnPidNS: init leads a pid namespace of its own, so the kernel
 	// kills every other process of the container when init dies.
 	OwnPidNS bool `json:"ownPidNs,omitempty"`
-	// Config is the spec, kept raw: state, list and kill never need it,
-	// and decoding a spec is most of their JSON work. Spec() decodes it.
-	Config json.RawMessage `json:"config,omitempty"` // written by save
+	// Hooks says whether the spec has poststart or poststop hooks, the
+	// only ones start and delete run; without them neither reads the
+	// spec. Unset in states written before it was.
+	Hooks *bool `json:"hooks,omitempty"`
+	// Config is the spec, kept raw and last: state, list and kill never
+	// need it, and it is most of the file. decodeState stops before it;
+	// config() reads it when wanted. save writes it.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // Container is an opened, locked state directory.
@@ -78,6 +84,8 @@ type Container struct {
 	// type, the first time in a process).
 	specRaw []byte
 	pspec   *specs.Spec // ProcessSpec's partial decoding
+	// data is state.json as read, for config().
+	data []byte
 	// inCreate: read without the lock (List) while a live create held it.
 	inCreate bool
 }
@@ -87,8 +95,8 @@ type Container struct {
 func (c *Container) Spec() *specs.Spec {
 	if c.spec == nil {
 		var s specs.Spec
-		if len(c.State.Config) > 0 {
-			_ = json.Unmarshal(c.State.Config, &s)
+		if raw := c.config(); len(raw) > 0 {
+			_ = json.Unmarshal(raw, &s)
 		}
 		if s.Process == nil {
 			s.Process = &specs.Process{}
@@ -117,7 +125,7 @@ func (c *Container) ProcessSpec() *specs.Spec {
 				Seccomp    *specs.LinuxSeccomp    `json:"seccomp"`
 			} `json:"linux"`
 		}
-		if err := json.Unmarshal(c.State.Config, &v); err != nil || v.Process == nil || v.Linux == nil {
+		if err := json.Unmarshal(c.config(), &v); err != nil || v.Process == nil || v.Linux == nil {
 			return c.Spec()
 		}
 		c.pspec = &specs.Spec{Process: v.Process, Linux: &specs.Linux{Namespaces: v.Linux.Namespaces, Seccomp: v.Linux.Seccomp}}
@@ -125,19 +133,70 @@ func (c *Container) ProcessSpec() *specs.Spec {
 	return c.pspec
 }
 
-// hooks returns the spec's hooks. start and delete want only these: when
-// the spec is not decoded yet, only its "hooks" member is.
+// hooks returns the spec's hooks. start and delete want only these: none
+// when the state says so, else, when the spec is not decoded yet, only
+// its "hooks" member is.
 func (c *Container) hooks() *specs.Hooks {
-	if c.spec != nil || len(c.State.Config) == 0 {
+	if c.spec != nil {
+		return c.spec.Hooks
+	}
+	if c.State.Hooks != nil && !*c.State.Hooks {
+		return nil
+	}
+	raw := c.config()
+	if len(raw) == 0 {
 		return c.Spec().Hooks
 	}
 	var s struct {
 		Hooks *specs.Hooks `json:"hooks"`
 	}
-	if err := json.Unmarshal(c.State.Config, &s); err != nil {
+	if err := json.Unmarshal(raw, &s); err != nil {
 		return c.Spec().Hooks
 	}
 	return s.Hooks
+}
+
+// config is the spec as recorded, taken from state.json on first use.
+func (c *Container) config() []byte {
+	if len(c.State.Config) == 0 && c.data != nil {
+		var v struct {
+			Config json.RawMessage `json:"config"`
+		}
+		if json.Unmarshal(c.data, &v) == nil {
+			c.State.Config = v.Config
+		}
+		c.data = nil
+	}
+	return c.State.Config
+}
+
+// decodeState decodes a state.json into st up to its "config" member,
+// which is most of the file and which most commands never read: the
+// members are read in turn, and the ones before config decoded as an
+// object of their own. Config is State's last field, so every state
+// minirunc wrote ends with it (TestDecodeStateRoundTrip keeps it so); a
+// file without it is decoded whole.
+func decodeState(data []byte, st *State) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return json.Unmarshal(data, st)
+	}
+	for dec.More() {
+		end := dec.InputOffset() // after the previous member's value
+		key, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if key == "config" {
+			head := append(data[:end:end], '}')
+			return json.Unmarshal(head, st)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			break
+		}
+	}
+	return json.Unmarshal(data, st)
 }
 
 // stateDir validates id and returns <root>/<id>.
@@ -195,10 +254,11 @@ func Load(root, id string, exclusive bool) (*Container, error) {
 		}
 		return nil, err
 	}
-	if err := json.Unmarshal(data, &c.State); err != nil {
+	if err := decodeState(data, &c.State); err != nil {
 		c.Unlock()
 		return nil, fmt.Errorf("state of %s is corrupt: %w", id, err)
 	}
+	c.data = data
 	return c, nil
 }
 
@@ -214,6 +274,12 @@ func (c *Container) Unlock() {
 // the failure to survive is a killed process, which rename covers; the
 // state root is a tmpfs (/run) that a power loss empties anyway.
 func (c *Container) save() error {
+	c.config() // a state saved must keep its spec
+	if c.spec != nil {
+		h := c.spec.Hooks
+		post := h != nil && len(h.Poststart)+len(h.Poststop) > 0
+		c.State.Hooks = &post
+	}
 	if c.spec != nil && c.specRaw != nil {
 		c.State.Config = c.specRaw
 	} else if c.spec != nil {
@@ -439,8 +505,8 @@ func peek(root, id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{Dir: dir}
-	if err := json.Unmarshal(data, &c.State); err != nil {
+	c := &Container{Dir: dir, data: data}
+	if err := decodeState(data, &c.State); err != nil {
 		return nil, err
 	}
 	if c.State.Status == Creating {
