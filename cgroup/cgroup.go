@@ -58,6 +58,14 @@ func Hierarchies() ([]Hierarchy, error) { return hierarchies() }
 
 var hierarchies = sync.OnceValues(readHierarchies)
 
+// UseHierarchies makes Hierarchies answer hs without reading mountinfo.
+// Init is handed the runtime's: its mount namespace is a copy of the
+// runtime's, made by the clone, and a mountinfo parse costs it ~0.2 ms.
+// It must come before any call to Hierarchies.
+func UseHierarchies(hs []Hierarchy) {
+	hierarchies = func() ([]Hierarchy, error) { return hs, nil }
+}
+
 func readHierarchies() ([]Hierarchy, error) {
 	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
 		return i.FSType != "cgroup" && i.FSType != "cgroup2", false

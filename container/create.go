@@ -214,6 +214,10 @@ func (c *Container) create(o CreateOpts) error {
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: preserve,
 		CgroupDirs: dirs, State: c.specState(Created),
 	}
+	if !joinsMountNS(spec) {
+		// init's mount table is a copy of ours: our parse serves it.
+		cfg.CgroupMounts, _ = cgroup.Hierarchies()
+	}
 	if cfg.SeccompBPF, err = seccompBPF(o.Root, spec.Linux.Seccomp); err != nil {
 		return err
 	}
@@ -361,4 +365,15 @@ func planNamespaces(sp *spawn, spec *specs.Spec) error {
 		sp.fork = true
 	}
 	return nil
+}
+
+// joinsMountNS reports a spec that puts init in an existing mount
+// namespace, whose mounts are not ours.
+func joinsMountNS(s *specs.Spec) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace && ns.Path != "" {
+			return true
+		}
+	}
+	return false
 }

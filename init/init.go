@@ -18,6 +18,7 @@ import (
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
+	"github.com/minirunc/minirunc/cgroup"
 	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/fault"
 	"github.com/minirunc/minirunc/hooks"
@@ -74,6 +75,9 @@ func Main() {
 	if err := cfg.DecodeSpec(); err != nil {
 		pipe.SendError(err)
 		os.Exit(1)
+	}
+	if cfg.CgroupMounts != nil {
+		cgroup.UseHierarchies(cfg.CgroupMounts)
 	}
 	fault.Point(faultPrefix() + "after-config")
 	if os.Getenv(EnvExec) != "" {

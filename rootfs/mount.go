@@ -50,8 +50,12 @@ func Prepare(cfg *Config) (*Rootfs, error) {
 		if err := unix.Mount("", "/", "", prop, ""); err != nil {
 			return nil, fmt.Errorf("set propagation of / : %w", err)
 		}
-		if err := makeParentPrivate(cfg.Rootfs); err != nil {
-			return nil, err
+		// After a recursive slave or private, no mount is shared: the
+		// parent needs no look (a mountinfo parse, ~0.2 ms).
+		if prop != unix.MS_SLAVE|unix.MS_REC && prop != unix.MS_PRIVATE|unix.MS_REC {
+			if err := makeParentPrivate(cfg.Rootfs); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {

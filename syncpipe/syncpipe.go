@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/minirunc/minirunc/cgroup"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -45,7 +46,10 @@ type Config struct {
 	NoNewKeyring bool            `json:"noNewKeyring,omitempty"`
 	PreserveFDs  int             `json:"preserveFds,omitempty"`
 	CgroupDirs   []string        `json:"cgroupDirs,omitempty"`
-	State        *specs.State    `json:"state"` // for createContainer and startContainer hooks
+	// CgroupMounts are the host's cgroup hierarchies as the runtime read
+	// them, for init's /sys/fs/cgroup (see cgroup.UseHierarchies).
+	CgroupMounts []cgroup.Hierarchy `json:"cgroupMounts,omitempty"`
+	State        *specs.State       `json:"state"` // for createContainer and startContainer hooks
 	// SeccompBPF is linux.seccomp compiled (seccomp.Program.BPF): the
 	// runtime compiles it, or finds it in its cache, while init starts.
 	SeccompBPF []byte `json:"seccompBPF,omitempty"`
