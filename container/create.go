@@ -218,7 +218,7 @@ func (c *Container) create(o CreateOpts) error {
 		// init's mount table is a copy of ours: our parse serves it.
 		cfg.CgroupMounts, _ = cgroup.Hierarchies()
 	}
-	if cfg.SeccompBPF, err = seccompBPF(o.Root, spec.Linux.Seccomp); err != nil {
+	if err := setSeccomp(cfg, o.Root, spec.Linux.Seccomp); err != nil {
 		return err
 	}
 	var raw []byte

@@ -27,7 +27,14 @@ type execSpec struct {
 }
 
 type execLinux struct {
-	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	Seccomp *execSeccomp `json:"seccomp,omitempty"`
+}
+
+// execSeccomp is what init reads of linux.seccomp: the filter goes
+// compiled (Config.SeccompBPF).
+type execSeccomp struct {
+	ListenerPath     string `json:"listenerPath,omitempty"`
+	ListenerMetadata string `json:"listenerMetadata,omitempty"`
 }
 
 // ExecOpts are exec's arguments.
@@ -156,10 +163,14 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	st.Pid = proc.pid
 	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, PreserveFDs: preserve, State: st,
 		NoNewKeyring: c.State.NoNewKeyring}
-	if cfg.SeccompBPF, err = seccompBPF(filepath.Dir(c.Dir), sc); err != nil {
+	if err := setSeccomp(cfg, filepath.Dir(c.Dir), sc); err != nil {
 		return fail(err)
 	}
-	raw, err := json.Marshal(execSpec{Version: spec.Version, Process: p, Linux: execLinux{Seccomp: sc}})
+	view := execSpec{Version: spec.Version, Process: p}
+	if sc != nil {
+		view.Linux.Seccomp = &execSeccomp{ListenerPath: sc.ListenerPath, ListenerMetadata: sc.ListenerMetadata}
+	}
+	raw, err := json.Marshal(view)
 	if err != nil {
 		return fail(err)
 	}

@@ -309,15 +309,16 @@ func connectListener(s *specs.LinuxSeccomp) (*os.File, error) {
 	return f, nil
 }
 
-// seccompBPF compiles linux.seccomp for init, through the compile cache in
-// the state root (a name no container id can take); nil without a filter.
-func seccompBPF(root string, s *specs.LinuxSeccomp) ([]byte, error) {
+// setSeccomp compiles linux.seccomp into cfg for init, through the compile
+// cache in the state root (a name no container id can take).
+func setSeccomp(cfg *syncpipe.Config, root string, s *specs.LinuxSeccomp) error {
 	if s == nil {
-		return nil, nil
+		return nil
 	}
 	p, err := seccomp.CompileCached(filepath.Join(root, ".seccomp"), s)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return p.BPF(), nil
+	cfg.SeccompBPF, cfg.SeccompFlags = p.BPF(), uint64(p.Flags())
+	return nil
 }

@@ -30,7 +30,7 @@ func decodeSeccomp(cfg *syncpipe.Config) error {
 		listenerFD = fd
 	}
 	if s := cfg.Spec.Linux.Seccomp; s != nil {
-		p, err := seccomp.Decode(cfg.SeccompBPF, s)
+		p, err := seccomp.FromBPF(cfg.SeccompBPF, uintptr(cfg.SeccompFlags))
 		if err != nil {
 			return err
 		}

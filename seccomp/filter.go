@@ -208,39 +208,54 @@ func exportBPF(s *specs.LinuxSeccomp) ([]byte, error) {
 // Decode makes the program for s from its raw BPF (as Compile exported
 // it); the seccomp(2) flags come from s.
 func Decode(raw []byte, s *specs.LinuxSeccomp) (*Program, error) {
+	return FromBPF(raw, flagsFor(s))
+}
+
+// FromBPF makes a program from raw BPF and seccomp(2) flags, as another
+// process's Program.BPF and Program.Flags gave them.
+func FromBPF(raw []byte, flags uintptr) (*Program, error) {
 	if len(raw) == 0 || len(raw)%8 != 0 || len(raw)/8 > bpfMaxInsns {
 		return nil, fmt.Errorf("seccomp: BPF program of %d bytes", len(raw))
 	}
-	p := &Program{filter: make([]unix.SockFilter, len(raw)/8), raw: raw}
+	p := &Program{filter: make([]unix.SockFilter, len(raw)/8), raw: raw, flags: flags}
 	for i := range p.filter {
 		b := raw[i*8:]
 		p.filter[i] = unix.SockFilter{
 			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
 		}
 	}
+	return p, nil
+}
+
+// flagsFor is the seccomp(2) flags loading s takes.
+func flagsFor(s *specs.LinuxSeccomp) uintptr {
+	var flags uintptr
 	for _, fl := range s.Flags {
 		switch fl {
 		case specs.LinuxSeccompFlagLog:
-			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
-			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		case specs.LinuxSeccompFlagWaitKillableRecv:
 			// The kernel takes it only with a listener (EINVAL
 			// otherwise); without one it has nothing to change, as
 			// with libseccomp.
 			if NeedsListener(s) {
-				p.flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+				flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 			}
 		}
 	}
 	if NeedsListener(s) {
-		p.flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 	}
-	return p, nil
+	return flags
 }
 
-// BPF returns the program's raw BPF, for Decode in another process.
+// BPF returns the program's raw BPF, for FromBPF in another process.
 func (p *Program) BPF() []byte { return p.raw }
+
+// Flags returns the seccomp(2) flags the program loads with.
+func (p *Program) Flags() uintptr { return p.flags }
 
 // Load installs the program on the calling thread. With SCMP_ACT_NOTIFY
 // rules it returns the notification fd, else -1.

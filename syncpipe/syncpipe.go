@@ -52,7 +52,8 @@ type Config struct {
 	State        *specs.State       `json:"state"` // for createContainer and startContainer hooks
 	// SeccompBPF is linux.seccomp compiled (seccomp.Program.BPF): the
 	// runtime compiles it, or finds it in its cache, while init starts.
-	SeccompBPF []byte `json:"seccompBPF,omitempty"`
+	SeccompBPF   []byte `json:"seccompBPF,omitempty"`
+	SeccompFlags uint64 `json:"seccompFlags,omitempty"` // and its seccomp(2) flags
 }
 
 // SetSpec records the spec to send: raw, its encoding when the caller
@@ -92,12 +93,20 @@ type initSpec struct {
 		GIDMappings       []specs.LinuxIDMapping `json:"gidMappings"`
 		Devices           []specs.LinuxDevice    `json:"devices"`
 		Sysctl            map[string]string      `json:"sysctl"`
-		Seccomp           *specs.LinuxSeccomp    `json:"seccomp"`
+		Seccomp           *initSeccomp           `json:"seccomp"`
 		RootfsPropagation string                 `json:"rootfsPropagation"`
 		MaskedPaths       []string               `json:"maskedPaths"`
 		ReadonlyPaths     []string               `json:"readonlyPaths"`
 		MountLabel        string                 `json:"mountLabel"`
 	} `json:"linux"`
+}
+
+// initSeccomp is what init reads of linux.seccomp: the runtime compiles
+// the filter (Config.SeccompBPF), so the rules, a few hundred syscall
+// names in Docker's profile, are not decoded again.
+type initSeccomp struct {
+	ListenerPath     string `json:"listenerPath"`
+	ListenerMetadata string `json:"listenerMetadata"`
 }
 
 // DecodeSpec decodes the part of the spec the parent sent that init uses
@@ -128,8 +137,11 @@ func DecodeInitSpec(raw []byte) (*specs.Spec, error) {
 	}
 	l := v.Linux
 	s.Linux = &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
-		Devices: l.Devices, Sysctl: l.Sysctl, Seccomp: l.Seccomp, RootfsPropagation: l.RootfsPropagation,
+		Devices: l.Devices, Sysctl: l.Sysctl, RootfsPropagation: l.RootfsPropagation,
 		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel}
+	if l.Seccomp != nil {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{ListenerPath: l.Seccomp.ListenerPath, ListenerMetadata: l.Seccomp.ListenerMetadata}
+	}
 	return s, nil
 }
 

@@ -21,7 +21,9 @@ func TestDecodeSpecKeepsWhatInitUses(t *testing.T) {
 		Poststop: []specs.Hook{{Path: "/p"}}}
 	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "c", Major: 1, Minor: 2}}
-	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}}
+	// Of seccomp, only the listener: the filter goes compiled.
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, ListenerPath: "/l", ListenerMetadata: "m",
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActNotify}}}
 	s.Linux.RootfsPropagation = "rslave"
 	raw, err := json.Marshal(s)
 	if err != nil {
@@ -45,7 +47,8 @@ func TestDecodeSpecKeepsWhatInitUses(t *testing.T) {
 		"domainname": {s.Domainname, g.Domainname}, "mounts": {s.Mounts, g.Mounts}, "annotations": {s.Annotations, g.Annotations},
 		"createContainer": {s.Hooks.CreateContainer, g.Hooks.CreateContainer}, "startContainer": {s.Hooks.StartContainer, g.Hooks.StartContainer},
 		"namespaces": {s.Linux.Namespaces, g.Linux.Namespaces}, "devices": {s.Linux.Devices, g.Linux.Devices},
-		"sysctl": {s.Linux.Sysctl, g.Linux.Sysctl}, "seccomp": {s.Linux.Seccomp, g.Linux.Seccomp},
+		"sysctl":            {s.Linux.Sysctl, g.Linux.Sysctl},
+		"seccomp":           {&specs.LinuxSeccomp{ListenerPath: "/l", ListenerMetadata: "m"}, g.Linux.Seccomp},
 		"rootfsPropagation": {s.Linux.RootfsPropagation, g.Linux.RootfsPropagation},
 		"maskedPaths":       {s.Linux.MaskedPaths, g.Linux.MaskedPaths}, "readonlyPaths": {s.Linux.ReadonlyPaths, g.Linux.ReadonlyPaths},
 	} {
