@@ -36,20 +36,7 @@ var ErrNoFreezer = errors.New("the container's cgroups have no freezer")
 // file finds the control file: v1's freezer.state first, else v2's
 // cgroup.freeze.
 func file(dirs []string) (path string, v2 bool, err error) {
-	// The v1 freezer is mounted at .../freezer nearly everywhere: look
-	// there first (status is asked for every container a list shows).
-	ordered := make([]string, 0, len(dirs))
-	for _, d := range dirs {
-		if strings.Contains(d, "freezer") {
-			ordered = append(ordered, d)
-		}
-	}
-	for _, d := range dirs {
-		if !strings.Contains(d, "freezer") {
-			ordered = append(ordered, d)
-		}
-	}
-	for _, d := range ordered {
+	for _, d := range freezerFirst(dirs) {
 		p := filepath.Join(d, "freezer.state")
 		if _, err := os.Stat(p); err == nil {
 			return p, false, nil
@@ -65,12 +52,43 @@ func file(dirs []string) (path string, v2 bool, err error) {
 }
 
 // GetState reads the freezer's state.
+// The state is asked for every container a list shows: the v1 file is
+// read where it should be, without looking for it first.
 func GetState(dirs []string) (State, error) {
+	for _, d := range freezerFirst(dirs) {
+		if !strings.Contains(d, "freezer") {
+			break
+		}
+		data, err := kfile.Read(filepath.Join(d, "freezer.state"))
+		if err == nil {
+			return State(strings.TrimSpace(string(data))), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+	}
 	p, v2, err := file(dirs)
 	if err != nil {
 		return "", err
 	}
 	return read(p, v2)
+}
+
+// freezerFirst orders dirs with those named like a v1 freezer hierarchy
+// (.../freezer/..., nearly everywhere) first.
+func freezerFirst(dirs []string) []string {
+	ordered := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		if strings.Contains(d, "freezer") {
+			ordered = append(ordered, d)
+		}
+	}
+	for _, d := range dirs {
+		if !strings.Contains(d, "freezer") {
+			ordered = append(ordered, d)
+		}
+	}
+	return ordered
 }
 
 func read(p string, v2 bool) (State, error) {
