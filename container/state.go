@@ -118,14 +118,26 @@ func (c *Container) ProcessSpec() *specs.Spec {
 		return c.spec
 	}
 	if c.pspec == nil {
-		var v struct {
+		type view struct {
 			Process *specs.Process `json:"process"`
 			Linux   *struct {
 				Namespaces []specs.LinuxNamespace `json:"namespaces"`
 				Seccomp    *specs.LinuxSeccomp    `json:"seccomp"`
 			} `json:"linux"`
 		}
-		if err := json.Unmarshal(c.config(), &v); err != nil || v.Process == nil || v.Linux == nil {
+		var v view
+		var err error
+		if len(c.State.Config) == 0 && c.data != nil {
+			// Straight from state.json: one pass over the spec, not
+			// one to cut it out and another to decode it.
+			w := struct {
+				Config *view `json:"config"`
+			}{&v}
+			err = json.Unmarshal(c.data, &w)
+		} else {
+			err = json.Unmarshal(c.config(), &v)
+		}
+		if err != nil || v.Process == nil || v.Linux == nil {
 			return c.Spec()
 		}
 		c.pspec = &specs.Spec{Process: v.Process, Linux: &specs.Linux{Namespaces: v.Linux.Namespaces, Seccomp: v.Linux.Seccomp}}
