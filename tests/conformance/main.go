@@ -122,6 +122,11 @@ func run(only []string) error {
 	if bad > 0 {
 		os.Exit(1)
 	}
+	if *logFlag == "" {
+		// Nothing to look into: the logs of a run that passed, in a
+		// temporary directory of our own, would only pile up.
+		os.RemoveAll(logs)
+	}
 	return nil
 }
 
