@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
@@ -56,13 +57,23 @@ type Hierarchy struct {
 // step (resolve, prepare, join, apply), and they do not change meanwhile.
 func Hierarchies() ([]Hierarchy, error) { return hierarchies() }
 
-var hierarchies = sync.OnceValues(readHierarchies)
+var hierarchies = sync.OnceValues(func() ([]Hierarchy, error) {
+	hs, err := readHierarchies()
+	if err == nil {
+		known.Store(&hs)
+	}
+	return hs, err
+})
+
+// known holds the hierarchies once this process has them, for IsV2.
+var known atomic.Pointer[[]Hierarchy]
 
 // UseHierarchies makes Hierarchies answer hs without reading mountinfo.
 // Init is handed the runtime's: its mount namespace is a copy of the
 // runtime's, made by the clone, and a mountinfo parse costs it ~0.2 ms.
 // It must come before any call to Hierarchies.
 func UseHierarchies(hs []Hierarchy) {
+	known.Store(&hs)
 	hierarchies = func() ([]Hierarchy, error) { return hs, nil }
 }
 
@@ -305,9 +316,14 @@ func mkdirCgroup(d string, cpuset bool) error {
 }
 
 // IsV2 reports whether the cgroup directory d is on a cgroup2 file system:
-// one statfs, where the hierarchies come from parsing mountinfo (exec,
-// kill and delete need nothing else from them).
+// from the hierarchies when this process has them (create), else by one
+// statfs rather than a mountinfo parse (exec, kill and delete need nothing
+// else from them).
 func IsV2(d string) bool {
+	if hs := known.Load(); hs != nil {
+		h, ok := hierarchyOf(*hs, d)
+		return ok && h.V2
+	}
 	var st unix.Statfs_t
 	return unix.Statfs(d, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

@@ -91,12 +91,8 @@ func (c *Container) destroy() {
 
 // ownPidNS reports whether spec gives the container a new pid namespace.
 func ownPidNS(s *specs.Spec) bool {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == specs.PIDNamespace {
-			return ns.Path == ""
-		}
-	}
-	return false
+	ns, ok := namespaceOf(s, specs.PIDNamespace)
+	return ok && ns.Path == ""
 }
 
 // rootIDs returns the host uid and gid that are root in the container.
@@ -370,10 +366,6 @@ func planNamespaces(sp *spawn, spec *specs.Spec) error {
 // joinsMountNS reports a spec that puts init in an existing mount
 // namespace, whose mounts are not ours.
 func joinsMountNS(s *specs.Spec) bool {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == specs.MountNamespace && ns.Path != "" {
-			return true
-		}
-	}
-	return false
+	ns, ok := namespaceOf(s, specs.MountNamespace)
+	return ok && ns.Path != ""
 }

@@ -27,14 +27,7 @@ type execSpec struct {
 }
 
 type execLinux struct {
-	Seccomp *execSeccomp `json:"seccomp,omitempty"`
-}
-
-// execSeccomp is what init reads of linux.seccomp: the filter goes
-// compiled (Config.SeccompBPF).
-type execSeccomp struct {
-	ListenerPath     string `json:"listenerPath,omitempty"`
-	ListenerMetadata string `json:"listenerMetadata,omitempty"`
+	Seccomp *syncpipe.SeccompListener `json:"seccomp,omitempty"`
 }
 
 // ExecOpts are exec's arguments.
@@ -168,7 +161,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	}
 	view := execSpec{Version: spec.Version, Process: p}
 	if sc != nil {
-		view.Linux.Seccomp = &execSeccomp{ListenerPath: sc.ListenerPath, ListenerMetadata: sc.ListenerMetadata}
+		view.Linux.Seccomp = &syncpipe.SeccompListener{ListenerPath: sc.ListenerPath, ListenerMetadata: sc.ListenerMetadata}
 	}
 	raw, err := json.Marshal(view)
 	if err != nil {
@@ -314,15 +307,21 @@ func hierarchyKeys(hs []cgroup.Hierarchy, dir string) []string {
 }
 
 func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	_, ok := namespaceOf(s, t)
+	return ok
+}
+
+// namespaceOf returns the spec's entry for namespace type t.
+func namespaceOf(s *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
 	if s == nil || s.Linux == nil {
-		return false
+		return specs.LinuxNamespace{}, false
 	}
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Type == t {
-			return true
+			return ns, true
 		}
 	}
-	return false
+	return specs.LinuxNamespace{}, false
 }
 
 // listenFDs is the number of socket-activation fds (3 onwards) meant for

@@ -51,13 +51,13 @@ func file(dirs []string) (path string, v2 bool, err error) {
 	return "", false, ErrNoFreezer
 }
 
-// GetState reads the freezer's state.
-// The state is asked for every container a list shows: the v1 file is
-// read where it should be, without looking for it first.
+// GetState reads the freezer's state. It is asked for every container a
+// list shows: the v1 file is read where it should be, without looking for
+// it first.
 func GetState(dirs []string) (State, error) {
-	for _, d := range freezerFirst(dirs) {
+	for _, d := range dirs {
 		if !strings.Contains(d, "freezer") {
-			break
+			continue
 		}
 		data, err := kfile.Read(filepath.Join(d, "freezer.state"))
 		if err == nil {

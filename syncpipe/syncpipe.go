@@ -93,7 +93,7 @@ type initSpec struct {
 		GIDMappings       []specs.LinuxIDMapping `json:"gidMappings"`
 		Devices           []specs.LinuxDevice    `json:"devices"`
 		Sysctl            map[string]string      `json:"sysctl"`
-		Seccomp           *initSeccomp           `json:"seccomp"`
+		Seccomp           *SeccompListener       `json:"seccomp"`
 		RootfsPropagation string                 `json:"rootfsPropagation"`
 		MaskedPaths       []string               `json:"maskedPaths"`
 		ReadonlyPaths     []string               `json:"readonlyPaths"`
@@ -101,12 +101,13 @@ type initSpec struct {
 	} `json:"linux"`
 }
 
-// initSeccomp is what init reads of linux.seccomp: the runtime compiles
-// the filter (Config.SeccompBPF), so the rules, a few hundred syscall
-// names in Docker's profile, are not decoded again.
-type initSeccomp struct {
-	ListenerPath     string `json:"listenerPath"`
-	ListenerMetadata string `json:"listenerMetadata"`
+// SeccompListener is what init reads of linux.seccomp, and all exec sends
+// of it: the runtime compiles the filter (Config.SeccompBPF), so the
+// rules, a few hundred syscall names in Docker's profile, are neither
+// sent nor decoded again.
+type SeccompListener struct {
+	ListenerPath     string `json:"listenerPath,omitempty"`
+	ListenerMetadata string `json:"listenerMetadata,omitempty"`
 }
 
 // DecodeSpec decodes the part of the spec the parent sent that init uses
