@@ -83,7 +83,8 @@ demo-dock: deps build
 
 # test-cgroup2 runs the cgroup, pause, update and events integration tests
 # in a throw-away pure cgroup v2 VM (cgv2-vm.sh; this host's controllers are
-# on v1). Both binaries are static. It fails loudly when the VM cannot boot,
+# on v1), with the binary `make build` ships (static, musl where it could be
+# built) and a static test binary. It fails loudly when the VM cannot boot,
 # the guest is not cgroup v2, or the tests did not run.
 # The cgroup v2 guest runner lives in the workplace's shared tools, beside
 # the checkout or at /work/shared.
@@ -91,9 +92,8 @@ CGV2_VM    ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/tools/cgv2-vm
 CGV2_TESTS ?= TestCgroup|TestPause|TestUpdate|TestEvents
 STATIC     := -linkmode external -extldflags -static
 .PHONY: test-cgroup2
-test-cgroup2:
+test-cgroup2: build
 	@test -x "$(CGV2_VM)" || { echo "test-cgroup2: FAILED: $(CGV2_VM) not found (set CGV2_VM)" >&2; exit 1; }
-	$(GO) build -trimpath -tags netgo,osusergo -ldflags "$(LDFLAGS) $(STATIC)" -o bin/minirunc-static .
 	cd tests/integration && $(GO) test -c -tags netgo,osusergo -ldflags "$(STATIC)" -o $(CURDIR)/bin/integration.test .
 	./scripts/test-cgroup2.sh "$(CGV2_VM)" $(CURDIR) "$(CGV2_TESTS)"
 

@@ -30,11 +30,15 @@ func listCommand() *cli.Command {
 			if err := checkArgs(cmd, 0, 0); err != nil {
 				return err
 			}
-			cs, err := container.List(root(cmd))
+			owners := &ownerCache{names: map[uint32]string{}}
+			states, err := container.ListMap(root(cmd), func(c *container.Container) container.OCIState {
+				st := c.OCI()
+				st.Owner = owners.of(c.Dir)
+				return st
+			})
 			if err != nil {
 				return err
 			}
-			states := ociStates(cs)
 			if cmd.Bool("quiet") {
 				for _, s := range states {
 					fmt.Println(s.ID)
@@ -56,24 +60,15 @@ func listCommand() *cli.Command {
 				}
 				return out.Flush()
 			case "json":
+				if states == nil {
+					states = []container.OCIState{} // "[]" for none, not "null"
+				}
 				return json.NewEncoder(os.Stdout).Encode(states)
 			default:
 				return fmt.Errorf("invalid format option %q: must be table or json", cmd.String("format"))
 			}
 		},
 	}
-}
-
-// ociStates derives each container's status (a few /proc and cgroup
-// reads each) on a few goroutines, in the order of cs.
-func ociStates(cs []*container.Container) []container.OCIState {
-	states := make([]container.OCIState, len(cs))
-	owners := &ownerCache{names: map[uint32]string{}}
-	container.ForEach(len(cs), func(i int) {
-		states[i] = cs[i].OCI()
-		states[i].Owner = owners.of(cs[i].Dir)
-	})
-	return states
 }
 
 // ownerCache names the owners of state directories as runc's list shows

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -479,6 +480,13 @@ func (c *Container) specState(status string) *specs.State {
 
 // List loads every container under root.
 func List(root string) ([]*Container, error) {
+	return ListMap(root, func(c *Container) *Container { return c })
+}
+
+// ListMap loads every container under root and returns f of each, in the
+// directory's order. f runs in the worker that loaded the container, so
+// per-container work (list's status checks) shares one fan-out.
+func ListMap[T any](root string, f func(*Container) T) ([]T, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -486,19 +494,20 @@ func List(root string) ([]*Container, error) {
 		}
 		return nil, err
 	}
-	loaded := make([]*Container, len(ents))
+	loaded := make([]bool, len(ents))
+	results := make([]T, len(ents))
 	ForEach(len(ents), func(i int) {
 		if !ents[i].IsDir() {
 			return
 		}
 		if c, err := peek(root, ents[i].Name()); err == nil {
-			loaded[i] = c
+			loaded[i], results[i] = true, f(c)
 		} // else gone, or a create still without state
 	})
-	var out []*Container
-	for _, c := range loaded {
-		if c != nil {
-			out = append(out, c)
+	out := results[:0]
+	for i, ok := range loaded {
+		if ok {
+			out = append(out, results[i])
 		}
 	}
 	return out, nil
@@ -537,7 +546,7 @@ func peek(root, id string) (*Container, error) {
 // ForEach calls f(0) ... f(n-1) on up to four goroutines: list-type work
 // is a few syscalls per container, and a machine has more than one CPU.
 func ForEach(n int, f func(i int)) {
-	workers := min(4, n)
+	workers := min(runtime.GOMAXPROCS(0), n)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test-cgroup2.sh VM DIR TESTS: run the integration tests matching TESTS
-# (bin/integration.test, bin/minirunc-static, built by make) in a throw-away
+# (bin/integration.test and bin/minirunc, both static, built by make) in a throw-away
 # pure cgroup v2 guest (cgv2-vm.sh). It fails loudly when the VM cannot
 # boot, the guest is not cgroup v2, a test fails or the tests did not run.
 #
@@ -20,7 +20,7 @@ guest() {
 		test -e /sys/fs/cgroup/cgroup.controllers && ! grep -q " cgroup " /proc/mounts || { echo "GUEST IS NOT PURE CGROUP V2"; exit 3; }
 		dmesg -n 4
 		echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
-		MINIRUNC_BIN='"$dir"'/bin/minirunc-static exec '"$dir"'/bin/integration.test \
+		MINIRUNC_BIN='"$dir"'/bin/minirunc exec '"$dir"'/bin/integration.test \
 			-test.run "'"$tests"'" -test.v -test.count=1 -test.timeout 360s'
 }
 
