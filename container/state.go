@@ -184,30 +184,27 @@ func (c *Container) config() []byte {
 }
 
 // decodeState decodes a state.json into st up to its "config" member,
-// which is most of the file and which most commands never read: the
-// members are read in turn, and the ones before config decoded as an
-// object of their own. Config is State's last field, so every state
-// minirunc wrote ends with it (TestDecodeStateRoundTrip keeps it so); a
-// file without it is decoded whole.
+// which is most of the file and which most commands never read. Config is
+// State's last field, so every state minirunc wrote ends with it
+// (TestDecodeStateRoundTrip keeps it so), and compact JSON spells the
+// member `,"config":` at the top level. The same bytes can only appear as
+// the key of a nested object (a quote inside a string is escaped); a cut
+// there leaves that object open, so the head fails to decode and the next
+// one is tried. A file without the member is decoded whole.
 func decodeState(data []byte, st *State) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return json.Unmarshal(data, st)
-	}
-	for dec.More() {
-		end := dec.InputOffset() // after the previous member's value
-		key, err := dec.Token()
-		if err != nil {
+	member := []byte(`,"config":`)
+	for off := 0; ; {
+		i := bytes.Index(data[off:], member)
+		if i < 0 {
 			break
 		}
-		if key == "config" {
-			head := append(data[:end:end], '}')
-			return json.Unmarshal(head, st)
+		end := off + i
+		head := append(data[:end:end], '}')
+		if json.Unmarshal(head, st) == nil {
+			return nil
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			break
-		}
+		*st = State{}
+		off = end + len(member)
 	}
 	return json.Unmarshal(data, st)
 }

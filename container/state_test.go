@@ -77,3 +77,36 @@ func TestDecodeStateCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// decodeState cuts at the first top-level `,"config":`: whatever the
+// annotations (keys and values are the only free text before config) and
+// the spec hold, it decodes what json.Unmarshal decodes, without config.
+func FuzzDecodeState(f *testing.F) {
+	f.Add("config", `x","config":{`, `{"annotations":{"config":"y"}}`)
+	f.Add(`,"config":`, "}", `{"a":{"config":{"config":1}}}`)
+	f.Add("a", "b", `{}`)
+	f.Fuzz(func(t *testing.T, key, value, config string) {
+		want := sampleState()
+		want.Annotations = map[string]string{key: value, "config": key}
+		bare, err := json.Marshal(&want)
+		if err != nil {
+			t.Skip()
+		}
+		want = State{} // as the file gives it back (invalid UTF-8 replaced)
+		if err := json.Unmarshal(bare, &want); err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if json.Unmarshal([]byte(config), &obj) != nil {
+			config = `{}`
+		}
+		data := syncpipe.WithRawField(bare, "config", []byte(config))
+		var got State
+		if err := decodeState(data, &got); err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		if got.Config != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: decoded %+v, want %+v", data, got, want)
+		}
+	})
+}
