@@ -5,10 +5,17 @@
 package kfile
 
 import (
+	"bytes"
 	"io"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
+
+// bufs are read buffers. A command reads these files by the hundred (list
+// reads three per container) and keeps a few bytes of each: a fresh 4 KiB
+// buffer apiece made the heap grow page by page.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Read returns the contents of the file at p; errors are bare errnos.
 func Read(p string) ([]byte, error) {
@@ -17,7 +24,18 @@ func Read(p string) ([]byte, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 4096)
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf, err := readAll(fd, (*bp)[:0])
+	*bp = buf[:0] // keep a buffer that grew
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf), nil
+}
+
+// readAll appends fd's contents to buf up to end of file.
+func readAll(fd int, buf []byte) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -27,7 +45,7 @@ func Read(p string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return buf, err
 		}
 		if n == 0 {
 			return buf, nil
