@@ -221,6 +221,11 @@ func setup(pipe *syncpipe.Pipe, cfg *syncpipe.Config) error {
 			return fmt.Errorf("create cgroup namespace: %w", err)
 		}
 	}
+	if hasNewNS(spec, specs.NetworkNamespace) {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if !cfg.NoNewKeyring {
 		id, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID)
 		if err != nil && !errors.Is(err, unix.ENOSYS) {
