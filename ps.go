@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/minirunc/minirunc/cgroup"
 	"github.com/minirunc/minirunc/container"
+	"github.com/minirunc/minirunc/nsenter"
 	"github.com/urfave/cli/v3"
 )
 
@@ -57,7 +59,14 @@ func psTable(pids []int, args []string) error {
 	if len(args) == 0 {
 		args = []string{"-ef"}
 	}
-	out, err := exec.Command("ps", args...).Output()
+	cmd := exec.Command("ps", args...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err := nsenter.WithOriginalAffinity(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
+	}
+	out := stdout.Bytes()
 	if err != nil {
 		return fmt.Errorf("ps %s: %w", strings.Join(args, " "), err)
 	}

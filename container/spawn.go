@@ -138,7 +138,11 @@ func (s *spawn) start() (*initProcess, error) {
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d", sealed.Fd())
-	pid, err := syscall.ForkExec(path, []string{"minirunc", "init"}, &syscall.ProcAttr{Env: cmd.Env, Files: cmd.Files, Sys: attr})
+	var pid int
+	err = nsenter.WithOriginalAffinity(func() (err error) {
+		pid, err = syscall.ForkExec(path, []string{"minirunc", "init"}, &syscall.ProcAttr{Env: cmd.Env, Files: cmd.Files, Sys: attr})
+		return err
+	})
 	if err != nil {
 		parentSock.Close()
 		return nil, fmt.Errorf("start container init: %w", &os.PathError{Op: "fork/exec", Path: path, Err: err})

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minirunc/minirunc/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -70,7 +71,10 @@ func runOne(h specs.Hook, state []byte) error {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err := nsenter.WithOriginalAffinity(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}

@@ -15,6 +15,40 @@
 
 static int sync_fd = -1;
 
+/* A runtime command keeps its own threads on the CPU it started on: on a
+ * VM, waking a thread on another CPU costs an interrupt to the host, and a
+ * Go process wakes its threads dozens of times a command (see
+ * affinity.go). Children get the affinity the command started with. */
+static cpu_set_t orig_affinity, pinned_affinity;
+static int pinned;
+
+static void pin_to_this_cpu(void)
+{
+	int cpu;
+	if (sched_getaffinity(0, sizeof(orig_affinity), &orig_affinity) < 0 || CPU_COUNT(&orig_affinity) < 2)
+		return;
+	cpu = sched_getcpu();
+	if (cpu < 0 || !CPU_ISSET(cpu, &orig_affinity))
+		return;
+	CPU_ZERO(&pinned_affinity);
+	CPU_SET(cpu, &pinned_affinity);
+	if (sched_setaffinity(0, sizeof(pinned_affinity), &pinned_affinity) == 0)
+		pinned = 1;
+}
+
+/* minirunc_set_affinity gives thread tid (0: the caller) the original
+ * affinity (orig) or the pinned one; 0 or an errno. */
+int minirunc_set_affinity(int tid, int orig)
+{
+	if (!pinned)
+		return 0;
+	if (sched_setaffinity(tid, sizeof(cpu_set_t), orig ? &orig_affinity : &pinned_affinity) < 0)
+		return errno;
+	return 0;
+}
+
+int minirunc_pinned(void) { return pinned; }
+
 /* die reports on the sync socket, as Go init does, so the parent shows one
  * clear line; stderr only when there is no socket. */
 static void die(const char *what, int err)
@@ -72,8 +106,13 @@ void minirunc_nsenter(void)
 	int sync = env_int("_MINIRUNC_SYNCFD", -1);
 	char buf[64];
 
-	if (!setns_list && !unshare_flags && !do_fork && !become_root && !cgroup_tasks)
-		return; /* an ordinary minirunc command */
+	if (!setns_list && !unshare_flags && !do_fork && !become_root && !cgroup_tasks) {
+		/* init (it has a sync socket) keeps the affinity its container
+		 * is to have; an ordinary command is pinned. */
+		if (sync < 0)
+			pin_to_this_cpu();
+		return;
+	}
 	if (sync < 0)
 		die("no sync socket", EINVAL);
 	sync_fd = sync;

@@ -7,6 +7,10 @@
 // by a joined user namespace, and forks once when the process has to be
 // inside a pid or time namespace. Everything else stays in Go.
 //
+// In every other minirunc command the constructor pins the process to the
+// CPU it runs on before Go starts its threads, and the children it starts
+// get the original affinity back (affinity.go).
+//
 // Environment (set by the parent, removed by the constructor):
 //
 //	_MINIRUNC_CGROUP_TASKS  v1 cgroup "tasks" files, one per line, the
