@@ -334,20 +334,13 @@ func mayBeCpuset(h Hierarchy, known bool) bool {
 	return !known || !h.V2 && slices.Contains(strings.Split(h.Key, ","), "cpuset")
 }
 
-// isV2Dir reports a cgroup2 directory, where an empty cpuset means "the
-// parent's" and nothing needs filling.
-func isV2Dir(d string) bool {
-	_, err := os.Stat(filepath.Join(d, "cgroup.controllers"))
-	return err == nil
-}
-
 func cpusetEmpty(d string) bool {
 	cur, err := os.ReadFile(filepath.Join(d, "cpuset.cpus"))
-	return err == nil && strings.TrimSpace(string(cur)) == "" && !isV2Dir(d)
+	return err == nil && strings.TrimSpace(string(cur)) == "" && !IsV2(d)
 }
 
 func fillCpuset(d, parent string) error {
-	if isV2Dir(d) {
+	if IsV2(d) {
 		return nil
 	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {

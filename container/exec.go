@@ -159,10 +159,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err := setSeccomp(cfg, filepath.Dir(c.Dir), sc); err != nil {
 		return fail(err)
 	}
-	view := execSpec{Version: spec.Version, Process: p}
-	if sc != nil {
-		view.Linux.Seccomp = &syncpipe.SeccompListener{ListenerPath: sc.ListenerPath, ListenerMetadata: sc.ListenerMetadata}
-	}
+	view := execSpec{Version: spec.Version, Process: p, Linux: execLinux{Seccomp: syncpipe.ListenerOf(sc)}}
 	raw, err := json.Marshal(view)
 	if err != nil {
 		return fail(err)

@@ -540,8 +540,8 @@ func peek(root, id string) (*Container, error) {
 	return c, nil
 }
 
-// ForEach calls f(0) ... f(n-1) on up to four goroutines: list-type work
-// is a few syscalls per container, and a machine has more than one CPU.
+// ForEach calls f(0) ... f(n-1) on one goroutine per P: list-type work is
+// a few syscalls per container, and a machine has more than one CPU.
 func ForEach(n int, f func(i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	var wg sync.WaitGroup

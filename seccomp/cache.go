@@ -48,15 +48,11 @@ func CompileCached(dir string, s *specs.LinuxSeccomp) (*Program, error) {
 			return p, nil
 		}
 	}
-	raw, err := exportBPF(s)
+	p, err := Compile(s)
 	if err != nil {
 		return nil, err
 	}
-	p, err := Decode(raw, s)
-	if err != nil {
-		return nil, err
-	}
-	writeEntry(dir, key, raw) // best effort: the program is right either way
+	writeEntry(dir, key, p.BPF()) // best effort: the program is right either way
 	return p, nil
 }
 

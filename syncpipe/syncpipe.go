@@ -110,6 +110,14 @@ type SeccompListener struct {
 	ListenerMetadata string `json:"listenerMetadata,omitempty"`
 }
 
+// ListenerOf is the listener part of s, nil without s.
+func ListenerOf(s *specs.LinuxSeccomp) *SeccompListener {
+	if s == nil {
+		return nil
+	}
+	return &SeccompListener{ListenerPath: s.ListenerPath, ListenerMetadata: s.ListenerMetadata}
+}
+
 // DecodeSpec decodes the part of the spec the parent sent that init uses
 // (see initSpec).
 func (c *Config) DecodeSpec() error {
