@@ -65,6 +65,13 @@ func Create(o CreateOpts) (*Container, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	// The lock was taken by path: a delete of the same id may have removed
+	// our directory meanwhile and another create made and filled a new
+	// one, which is that create's container, not ours to fill or remove.
+	if names, _ := lk.Readdirnames(1); len(names) > 0 {
+		lk.Close()
+		return nil, fmt.Errorf("container with id exists: %s", o.ID)
+	}
 	fault.Point("create:after-lock")
 	c := &Container{Dir: dir, lock: lk}
 	c.State = State{

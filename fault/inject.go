@@ -15,17 +15,21 @@ const Enabled = true
 
 const (
 	envFault = "MINIRUNC_FAULT"       // the point to die at
+	envStop  = "MINIRUNC_FAULT_STOP"  // the point to stop (SIGSTOP) at
 	envTrace = "MINIRUNC_FAULT_TRACE" // a file every point reached is appended to
 )
 
 var (
 	target    = os.Getenv(envFault)
+	stopAt    = os.Getenv(envStop)
 	traceOnce sync.Once
 	trace     *os.File
 )
 
-// Point kills the process with SIGKILL when name is $MINIRUNC_FAULT, and
-// records name in $MINIRUNC_FAULT_TRACE when that is set.
+// Point kills the process with SIGKILL when name is $MINIRUNC_FAULT, stops
+// it with SIGSTOP (until a SIGCONT) when name is $MINIRUNC_FAULT_STOP, so
+// that a test can change the world at that step, and records name in
+// $MINIRUNC_FAULT_TRACE when that is set.
 func Point(name string) {
 	if p := os.Getenv(envTrace); p != "" {
 		traceOnce.Do(func() {
@@ -34,6 +38,9 @@ func Point(name string) {
 		if trace != nil {
 			_, _ = trace.WriteString(name + "\n")
 		}
+	}
+	if name == stopAt {
+		_ = unix.Kill(os.Getpid(), unix.SIGSTOP)
 	}
 	if name != target {
 		return

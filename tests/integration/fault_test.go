@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -355,4 +356,57 @@ func containerProcs(id string) []string {
 		}
 	}
 	return out
+}
+
+// TestCreateOverReplacedDir: a create whose fresh state directory is
+// removed (by a delete of the same id) and made again by a second create
+// before the first one locks it must not take the second one's container
+// for its own: it fails with "container with id exists" and leaves that
+// container whole. The first create is stopped between its mkdir and its
+// lock (MINIRUNC_FAULT_STOP) to hold that window open.
+func TestCreateOverReplacedDir(t *testing.T) {
+	e := NewEnv(t)
+	bin := faultBinary(t)
+	id := e.NewID()
+	b := faultBundle(e, id)
+	first := exec.Command(bin, "--root", e.Root, "create", "--bundle", b, id)
+	first.Env = append(os.Environ(), "MINIRUNC_FAULT_STOP=create:after-mkdir")
+	var stderr strings.Builder
+	first.Stderr = &stderr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	stat := fmt.Sprintf("/proc/%d/stat", first.Process.Pid)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		data, err := os.ReadFile(stat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:])); len(f) > 0 && f[0] == "T" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first create never reached create:after-mkdir: %s", stderr.String())
+		}
+	}
+	// What a delete does to a create's directory, then a second create.
+	if err := os.Remove(filepath.Join(e.Root, id)); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := e.Run("create", "--bundle", b, id); code != 0 {
+		t.Fatalf("second create: exit %d: %s", code, stderr)
+	}
+	defer e.Run("delete", "--force", id)
+	if err := first.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	err := first.Wait()
+	if err == nil || !strings.Contains(stderr.String(), "container with id exists: "+id) {
+		t.Errorf("first create: %v, stderr %q; want it refused with \"container with id exists\"", err, stderr.String())
+	}
+	out, serr, code := e.Run("state", id)
+	if code != 0 || !strings.Contains(out, `"status": "created"`) {
+		t.Errorf("the second create's container after the first create ended: state exit %d: %s%s", code, out, serr)
+	}
 }
