@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/minirunc/minirunc/cgroup"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -213,10 +214,13 @@ func WithRawField(obj []byte, name string, raw []byte) []byte {
 // SendError reports a failure to the parent.
 func (p *Pipe) SendError(err error) { _ = p.enc.Encode(Message{Type: TypeError, Msg: err.Error()}) }
 
-// Recv reads one JSON value into v.
+// Recv reads one JSON value into v; io.EOF once the other side is gone.
+// That includes ECONNRESET: a socket closed with data unread in it (the
+// newline after a message, when the decoder's read ended at its closing
+// brace) resets rather than ends the stream.
 func (p *Pipe) Recv(v any) error {
 	if err := p.dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 			return io.EOF
 		}
 		return err

@@ -2,6 +2,7 @@ package syncpipe
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"reflect"
 	"testing"
@@ -110,5 +111,25 @@ func TestSendConfigRoundTrip(t *testing.T) {
 	}
 	if err := b.Expect(TypeCgroups); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRecvAfterCloseWithUnreadData: the other side closing its end with
+// data still unread in it (exec's init, which read a message but not the
+// newline after it) is the end of the stream, not an error.
+func TestRecvAfterCloseWithUnreadData(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := New(os.NewFile(uintptr(fds[0]), "a")), New(os.NewFile(uintptr(fds[1]), "b"))
+	defer a.Close()
+	if err := a.Send(Message{Type: TypeReady}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close() // with a's message unread
+	var m Message
+	if err := a.Recv(&m); err != io.EOF {
+		t.Fatalf("Recv after the other end closed unread: %v, want io.EOF", err)
 	}
 }
