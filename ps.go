@@ -62,7 +62,7 @@ func psTable(pids []int, args []string) error {
 	cmd := exec.Command("ps", args...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	err := nsenter.WithOriginalAffinity(cmd.Start)
+	err := nsenter.WithOriginalSched(cmd.Start)
 	if err == nil {
 		err = cmd.Wait()
 	}

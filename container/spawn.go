@@ -139,7 +139,7 @@ func (s *spawn) start() (*initProcess, error) {
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d", sealed.Fd())
 	var pid int
-	err = nsenter.WithOriginalAffinity(func() (err error) {
+	err = nsenter.WithOriginalSched(func() (err error) {
 		pid, err = syscall.ForkExec(path, []string{"minirunc", "init"}, &syscall.ProcAttr{Env: cmd.Env, Files: cmd.Files, Sys: attr})
 		return err
 	})

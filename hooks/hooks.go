@@ -71,7 +71,7 @@ func runOne(h specs.Hook, state []byte) error {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	cmd.WaitDelay = time.Second
-	err := nsenter.WithOriginalAffinity(cmd.Start)
+	err := nsenter.WithOriginalSched(cmd.Start)
 	if err == nil {
 		err = cmd.Wait()
 	}

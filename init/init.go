@@ -22,6 +22,7 @@ import (
 	"github.com/minirunc/minirunc/console"
 	"github.com/minirunc/minirunc/fault"
 	"github.com/minirunc/minirunc/hooks"
+	"github.com/minirunc/minirunc/nsenter"
 	"github.com/minirunc/minirunc/rootfs"
 	"github.com/minirunc/minirunc/syncpipe"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -67,6 +68,13 @@ func Main() {
 		}
 	}
 	pipe := syncpipe.New(os.NewFile(uintptr(syncFD), "sync"))
+	// This thread executes the container's program, which must get the
+	// timer slack we were started with; the runtime's threads, sysmon
+	// among them, keep the wide one (see nsenter/affinity.go).
+	if err := nsenter.RestoreSlack(); err != nil {
+		pipe.SendError(err)
+		os.Exit(1)
+	}
 	var cfg syncpipe.Config
 	if err := pipe.Recv(&cfg); err != nil {
 		// The parent died or gave up before placing us: nothing to do.

@@ -1,8 +1,9 @@
 package nsenter
 
 /*
-extern int minirunc_set_affinity(int tid, int orig);
-extern int minirunc_pinned(void);
+extern int minirunc_set_sched(int tid, int orig);
+extern int minirunc_sched_changed(void);
+extern int minirunc_restore_slack(void);
 */
 import "C"
 
@@ -14,35 +15,53 @@ import (
 	"syscall"
 )
 
-// A command's threads share the CPU it started on (the constructor pins
-// the process before Go starts any thread). Go wakes its threads for every
-// handoff, signal registration and sysmon tick, and on a VM a wakeup on
-// another CPU is an interrupt through the host: one CPU measured 11-16%
-// less CPU for exec and run, and no slower (interleaved rounds). What the
-// command starts gets the affinity the command was started with.
+// A command's threads share the CPU it started on, and sleep with a wide
+// timer slack (the constructor sets both before Go starts any thread).
+// Go wakes its threads for every handoff, signal registration and sysmon
+// tick, and on a VM a wakeup on another CPU is an interrupt through the
+// host: one CPU measured 11-16% less CPU for exec and run, and no slower
+// (interleaved rounds). Sysmon sleeps 20 us at a time whenever a
+// goroutine runs or blocks in a system call, which with the usual 50 us
+// slack is a wakeup every ~90 us here, about 1 ms of CPU in a `run`; with
+// 1 ms of slack it wakes about once a millisecond. Nothing in a command
+// waits on a timer shorter than that but the freezer's and cgroup
+// removal's retries, which only get slower to retry. What the command
+// starts gets the affinity and slack the command was started with.
 
-// WithOriginalAffinity runs start, which starts a child process (a
-// container's init, a hook, ps), on a thread with the affinity minirunc
-// was started with: a child inherits its creating thread's.
-func WithOriginalAffinity(start func() error) error {
-	if C.minirunc_pinned() == 0 {
+// WithOriginalSched runs start, which starts a child process (a
+// container's init, a hook, ps), on a thread with the CPU affinity and
+// timer slack minirunc was started with: a child inherits its creating
+// thread's.
+func WithOriginalSched(start func() error) error {
+	if C.minirunc_sched_changed() == 0 {
 		return start()
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if e := C.minirunc_set_affinity(0, 1); e != 0 {
-		return fmt.Errorf("restore CPU affinity: %w", syscall.Errno(e))
+	if e := C.minirunc_set_sched(0, 1); e != 0 {
+		return fmt.Errorf("restore CPU affinity and timer slack: %w", syscall.Errno(e))
 	}
 	err := start()
-	// Pinned again; should that fail, the thread merely stays unpinned.
-	C.minirunc_set_affinity(0, 0)
+	// The command's own again; should that fail, the thread merely keeps
+	// the original.
+	C.minirunc_set_sched(0, 0)
 	return err
 }
 
-// Unpin gives every thread of the process the original affinity, for a
-// command that works on several CPUs at once (list).
+// RestoreSlack gives the calling thread the timer slack the process was
+// started with: init calls it on the thread that executes the container's
+// program, which keeps that thread's slack.
+func RestoreSlack() error {
+	if e := C.minirunc_restore_slack(); e != 0 {
+		return fmt.Errorf("restore timer slack: %w", syscall.Errno(e))
+	}
+	return nil
+}
+
+// Unpin gives every thread of the process the original affinity and
+// slack, for a command that works on several CPUs at once (list).
 func Unpin() {
-	if C.minirunc_pinned() == 0 {
+	if C.minirunc_sched_changed() == 0 {
 		return
 	}
 	ents, err := os.ReadDir("/proc/thread-self/..")
@@ -51,7 +70,7 @@ func Unpin() {
 	}
 	for _, e := range ents {
 		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			C.minirunc_set_affinity(C.int(tid), 1)
+			C.minirunc_set_sched(C.int(tid), 1)
 		}
 	}
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,9 +19,28 @@ static int sync_fd = -1;
 /* A runtime command keeps its own threads on the CPU it started on: on a
  * VM, waking a thread on another CPU costs an interrupt to the host, and a
  * Go process wakes its threads dozens of times a command (see
- * affinity.go). Children get the affinity the command started with. */
+ * affinity.go). It and init also sleep with a wide timer slack, so that
+ * Go's sysmon, which sleeps 20 us at a time while a goroutine runs or sits
+ * in a system call, wakes about once per slack instead of every ~90 us.
+ * Children, and the program init executes, get the affinity and slack
+ * the process started with. */
 static cpu_set_t orig_affinity, pinned_affinity;
 static int pinned;
+static unsigned long orig_slack;
+static int slack_widened;
+
+#define WIDE_SLACK_NS 1000000UL
+
+static void widen_timer_slack(void)
+{
+	/* 0: a real-time task, which has no slack. */
+	int cur = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (cur <= 0 || (unsigned long)cur >= WIDE_SLACK_NS)
+		return;
+	orig_slack = cur;
+	if (prctl(PR_SET_TIMERSLACK, WIDE_SLACK_NS, 0, 0, 0) == 0)
+		slack_widened = 1;
+}
 
 static void pin_to_this_cpu(void)
 {
@@ -36,18 +56,52 @@ static void pin_to_this_cpu(void)
 		pinned = 1;
 }
 
-/* minirunc_set_affinity gives thread tid (0: the caller) the original
- * affinity (orig) or the pinned one; 0 or an errno. */
-int minirunc_set_affinity(int tid, int orig)
+/* set_slack gives thread tid (0: the caller) a timer slack; another
+ * thread's through procfs. */
+static int set_slack(int tid, unsigned long ns)
 {
-	if (!pinned)
-		return 0;
-	if (sched_setaffinity(tid, sizeof(cpu_set_t), orig ? &orig_affinity : &pinned_affinity) < 0)
+	char path[64], val[32];
+	int fd, n, ok;
+	if (tid == 0)
+		return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) < 0 ? errno : 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/timerslack_ns", tid);
+	n = snprintf(val, sizeof(val), "%lu", ns);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
 		return errno;
+	ok = write(fd, val, n) == n;
+	n = errno;
+	close(fd);
+	return ok ? 0 : n;
+}
+
+/* minirunc_restore_slack gives the calling thread back the timer slack
+ * the process started with, for good: init calls it on the thread that
+ * executes the container's program, which must not inherit the wide one
+ * (nor, through it, what init starts). */
+int minirunc_restore_slack(void)
+{
+	if (!slack_widened)
+		return 0;
+	int e = set_slack(0, orig_slack);
+	if (e == 0)
+		slack_widened = 0;
+	return e;
+}
+
+/* minirunc_set_sched gives thread tid (0: the caller) the affinity and
+ * timer slack the process started with (orig) or the command's own (one
+ * CPU, wide slack); 0 or an errno. */
+int minirunc_set_sched(int tid, int orig)
+{
+	if (pinned && sched_setaffinity(tid, sizeof(cpu_set_t), orig ? &orig_affinity : &pinned_affinity) < 0)
+		return errno;
+	if (slack_widened)
+		return set_slack(tid, orig ? orig_slack : WIDE_SLACK_NS);
 	return 0;
 }
 
-int minirunc_pinned(void) { return pinned; }
+int minirunc_sched_changed(void) { return pinned || slack_widened; }
 
 /* die reports on the sync socket, as Go init does, so the parent shows one
  * clear line; stderr only when there is no socket. */
@@ -111,6 +165,7 @@ void minirunc_nsenter(void)
 		 * is to have; an ordinary command is pinned. */
 		if (sync < 0)
 			pin_to_this_cpu();
+		widen_timer_slack();
 		return;
 	}
 	if (sync < 0)
@@ -165,8 +220,10 @@ void minirunc_nsenter(void)
 	unsetenv("_MINIRUNC_UNSHARE");
 	unsetenv("_MINIRUNC_FORK");
 	unsetenv("_MINIRUNC_ROOT");
-	if (!do_fork)
+	if (!do_fork) {
+		widen_timer_slack();
 		return;
+	}
 
 	/* setns and unshare of a pid or time namespace only affect children.
 	 * CLONE_PARENT makes the child a sibling: a child of the runtime,
@@ -174,8 +231,13 @@ void minirunc_nsenter(void)
 	pid_t pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 	if (pid < 0)
 		die("fork into the pid namespace", errno);
-	if (pid == 0)
-		return; /* the child goes on into Go */
+	if (pid == 0) {
+		/* The child goes on into Go; widened only now, so that its
+		 * default slack, which a forked child takes from its parent's
+		 * current one, stays the original. */
+		widen_timer_slack();
+		return;
+	}
 	snprintf(buf, sizeof(buf), "{\"type\":\"pid\",\"pid\":%d}\n", pid);
 	send_msg(sync, buf);
 	_exit(0);
