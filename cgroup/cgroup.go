@@ -334,11 +334,24 @@ func mayBeCpuset(h Hierarchy, known bool) bool {
 	return !known || !h.V2 && slices.Contains(strings.Split(h.Key, ","), "cpuset")
 }
 
+// cpusetEmpty says whether d is a v1 cpuset with its cpus or its mems
+// not set yet: made, or being filled, by a concurrent create (which sets
+// cpus first; a child copying from it then would get no mems).
 func cpusetEmpty(d string) bool {
-	cur, err := os.ReadFile(filepath.Join(d, "cpuset.cpus"))
-	return err == nil && strings.TrimSpace(string(cur)) == "" && !IsV2(d)
+	if IsV2(d) {
+		return false
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		if cur, err := os.ReadFile(filepath.Join(d, f)); err == nil && strings.TrimSpace(string(cur)) == "" {
+			return true
+		}
+	}
+	return false
 }
 
+// fillCpuset copies what d lacks of cpus and mems from parent, filling a
+// parent still empty (a concurrent create made it and has not filled it
+// yet) from its own parent first.
 func fillCpuset(d, parent string) error {
 	if IsV2(d) {
 		return nil
@@ -351,6 +364,14 @@ func fillCpuset(d, parent string) error {
 		val, err := os.ReadFile(filepath.Join(parent, f))
 		if err != nil {
 			return err
+		}
+		if strings.TrimSpace(string(val)) == "" && filepath.Dir(parent) != parent {
+			if err := fillCpuset(parent, filepath.Dir(parent)); err != nil {
+				return err
+			}
+			if val, err = os.ReadFile(filepath.Join(parent, f)); err != nil {
+				return err
+			}
 		}
 		if err := os.WriteFile(filepath.Join(d, f), val, 0); err != nil {
 			return fmt.Errorf("copy %s from parent: %w", f, err)
