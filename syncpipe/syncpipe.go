@@ -186,7 +186,14 @@ func (p *Pipe) SendConfig(c *Config) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.f.Write(append(WithRawField(data, "spec", raw), '\n'))
+	if _, err = p.f.Write(append(WithRawField(data, "spec", raw), '\n')); err != nil {
+		// The other side is gone; the line it may have sent first says
+		// why (its end closed, so this read does not wait).
+		var m Message
+		if p.Recv(&m) == nil && m.Type == TypeError {
+			return errors.New(m.Msg)
+		}
+	}
 	return err
 }
 

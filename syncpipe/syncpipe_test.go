@@ -2,6 +2,7 @@ package syncpipe
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"reflect"
@@ -131,5 +132,22 @@ func TestRecvAfterCloseWithUnreadData(t *testing.T) {
 	var m Message
 	if err := a.Recv(&m); err != io.EOF {
 		t.Fatalf("Recv after the other end closed unread: %v, want io.EOF", err)
+	}
+}
+
+// TestSendConfigToDeadInit: when init died before the config reached it,
+// the error it sent first is what SendConfig reports, not the broken pipe.
+func TestSendConfigToDeadInit(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := New(os.NewFile(uintptr(fds[0]), "a")), New(os.NewFile(uintptr(fds[1]), "b"))
+	defer a.Close()
+	b.SendError(errors.New("nsenter: join cgroup /x: no such file or directory"))
+	b.Close()
+	err = a.SendConfig(&Config{ID: "c1", SpecJSON: []byte(`{}`)})
+	if err == nil || err.Error() != "nsenter: join cgroup /x: no such file or directory" {
+		t.Fatalf("SendConfig to a dead init: %v, want its error", err)
 	}
 }
