@@ -1,7 +1,7 @@
 package nsenter
 
 /*
-extern int minirunc_set_sched(int tid, int orig);
+extern int minirunc_set_sched(int orig);
 extern int minirunc_sched_changed(void);
 extern int minirunc_restore_slack(void);
 */
@@ -9,9 +9,7 @@ import "C"
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"syscall"
 )
 
@@ -38,13 +36,13 @@ func WithOriginalSched(start func() error) error {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if e := C.minirunc_set_sched(0, 1); e != 0 {
+	if e := C.minirunc_set_sched(1); e != 0 {
 		return fmt.Errorf("restore CPU affinity and timer slack: %w", syscall.Errno(e))
 	}
 	err := start()
 	// The command's own again; should that fail, the thread merely keeps
 	// the original.
-	C.minirunc_set_sched(0, 0)
+	C.minirunc_set_sched(0)
 	return err
 }
 
@@ -56,21 +54,4 @@ func RestoreSlack() error {
 		return fmt.Errorf("restore timer slack: %w", syscall.Errno(e))
 	}
 	return nil
-}
-
-// Unpin gives every thread of the process the original affinity and
-// slack, for a command that works on several CPUs at once (list).
-func Unpin() {
-	if C.minirunc_sched_changed() == 0 {
-		return
-	}
-	ents, err := os.ReadDir("/proc/thread-self/..")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			C.minirunc_set_sched(C.int(tid), 1)
-		}
-	}
 }

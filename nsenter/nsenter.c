@@ -56,23 +56,10 @@ static void pin_to_this_cpu(void)
 		pinned = 1;
 }
 
-/* set_slack gives thread tid (0: the caller) a timer slack; another
- * thread's through procfs. */
-static int set_slack(int tid, unsigned long ns)
+/* set_slack gives the calling thread a timer slack; 0 or an errno. */
+static int set_slack(unsigned long ns)
 {
-	char path[64], val[32];
-	int fd, n, ok;
-	if (tid == 0)
-		return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) < 0 ? errno : 0;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/timerslack_ns", tid);
-	n = snprintf(val, sizeof(val), "%lu", ns);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	ok = write(fd, val, n) == n;
-	n = errno;
-	close(fd);
-	return ok ? 0 : n;
+	return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) < 0 ? errno : 0;
 }
 
 /* minirunc_restore_slack gives the calling thread back the timer slack
@@ -83,21 +70,21 @@ int minirunc_restore_slack(void)
 {
 	if (!slack_widened)
 		return 0;
-	int e = set_slack(0, orig_slack);
+	int e = set_slack(orig_slack);
 	if (e == 0)
 		slack_widened = 0;
 	return e;
 }
 
-/* minirunc_set_sched gives thread tid (0: the caller) the affinity and
- * timer slack the process started with (orig) or the command's own (one
- * CPU, wide slack); 0 or an errno. */
-int minirunc_set_sched(int tid, int orig)
+/* minirunc_set_sched gives the calling thread the affinity and timer
+ * slack the process started with (orig) or the command's own (one CPU,
+ * wide slack); 0 or an errno. */
+int minirunc_set_sched(int orig)
 {
-	if (pinned && sched_setaffinity(tid, sizeof(cpu_set_t), orig ? &orig_affinity : &pinned_affinity) < 0)
+	if (pinned && sched_setaffinity(0, sizeof(cpu_set_t), orig ? &orig_affinity : &pinned_affinity) < 0)
 		return errno;
 	if (slack_widened)
-		return set_slack(tid, orig ? orig_slack : WIDE_SLACK_NS);
+		return set_slack(orig ? orig_slack : WIDE_SLACK_NS);
 	return 0;
 }
 

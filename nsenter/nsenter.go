@@ -8,8 +8,10 @@
 // inside a pid or time namespace. Everything else stays in Go.
 //
 // In every other minirunc command the constructor pins the process to the
-// CPU it runs on before Go starts its threads, and the children it starts
-// get the original affinity back (affinity.go).
+// CPU it runs on before Go starts its threads (so Go counts one CPU and
+// runs one P), and widens the timer slack there and in init; the children
+// a command starts, and the program init executes, get the original
+// affinity and slack back (affinity.go).
 //
 // Environment (set by the parent, removed by the constructor):
 //
