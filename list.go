@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -75,7 +74,6 @@ func listCommand() *cli.Command {
 // them (the user name, or #uid when it has none), reading the user
 // database once per uid rather than once per container.
 type ownerCache struct {
-	mu    sync.Mutex
 	names map[uint32]string
 }
 
@@ -84,8 +82,6 @@ func (o *ownerCache) of(dir string) string {
 	if err := unix.Stat(dir, &st); err != nil {
 		return ""
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	if n, ok := o.names[st.Uid]; ok {
 		return n
 	}

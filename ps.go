@@ -62,15 +62,10 @@ func psTable(pids []int, args []string) error {
 	cmd := exec.Command("ps", args...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	err := nsenter.WithOriginalSched(cmd.Start)
-	if err == nil {
-		err = cmd.Wait()
-	}
-	out := stdout.Bytes()
-	if err != nil {
+	if err := nsenter.Run(cmd); err != nil {
 		return fmt.Errorf("ps %s: %w", strings.Join(args, " "), err)
 	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n")
 	col := -1
 	for i, f := range strings.Fields(lines[0]) {
 		if f == "PID" {

@@ -287,7 +287,8 @@ func Place(dirs []string, selfMove bool) (*Placement, error) {
 // there). A v1 cpuset cgroup starts with no cpus and mems and accepts no
 // process until they are filled, so with cpuset each new level copies its
 // parent's, and an existing one left empty (by an earlier, interrupted
-// create) is filled too.
+// create, or a concurrent one still filling it) is filled too; fillCpuset
+// fills an empty parent first.
 func mkdirCgroup(d string, cpuset bool) error {
 	parent := filepath.Dir(d)
 	err := unix.Mkdir(d, 0o755)
@@ -302,9 +303,6 @@ func mkdirCgroup(d string, cpuset bool) error {
 	case errors.Is(err, unix.EEXIST):
 		if !cpuset || !cpusetEmpty(d) {
 			return nil
-		}
-		if err := mkdirCgroup(parent, cpuset); err != nil {
-			return err
 		}
 	default:
 		return &os.PathError{Op: "mkdir", Path: d, Err: err}

@@ -11,10 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -475,14 +473,9 @@ func (c *Container) specState(status string) *specs.State {
 	}
 }
 
-// List loads every container under root.
-func List(root string) ([]*Container, error) {
-	return ListMap(root, func(c *Container) *Container { return c })
-}
-
 // ListMap loads every container under root and returns f of each, in the
-// directory's order. f runs in the worker that loaded the container, so
-// per-container work (list's status checks) shares one fan-out.
+// directory's order, one after the other: a command has one P (see
+// main.go), and two goroutines on both CPUs measured no faster.
 func ListMap[T any](root string, f func(*Container) T) ([]T, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
@@ -491,21 +484,14 @@ func ListMap[T any](root string, f func(*Container) T) ([]T, error) {
 		}
 		return nil, err
 	}
-	loaded := make([]bool, len(ents))
-	results := make([]T, len(ents))
-	ForEach(len(ents), func(i int) {
-		if !ents[i].IsDir() {
-			return
+	var out []T
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
 		}
-		if c, err := peek(root, ents[i].Name()); err == nil {
-			loaded[i], results[i] = true, f(c)
+		if c, err := peek(root, e.Name()); err == nil {
+			out = append(out, f(c))
 		} // else gone, or a create still without state
-	})
-	out := results[:0]
-	for i, ok := range loaded {
-		if ok {
-			out = append(out, results[i])
-		}
 	}
 	return out, nil
 }
@@ -538,23 +524,6 @@ func peek(root, id string) (*Container, error) {
 		}
 	}
 	return c, nil
-}
-
-// ForEach calls f(0) ... f(n-1) on one goroutine per P: list-type work is
-// a few syscalls per container, and a machine has more than one CPU.
-func ForEach(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // RemoveStale removes the directory of a container whose create died before

@@ -71,10 +71,7 @@ func runOne(h specs.Hook, state []byte) error {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	cmd.WaitDelay = time.Second
-	err := nsenter.WithOriginalSched(cmd.Start)
-	if err == nil {
-		err = cmd.Wait()
-	}
+	err := nsenter.Run(cmd)
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"os/exec"
 	"runtime"
 	"syscall"
 )
@@ -44,6 +45,14 @@ func WithOriginalSched(start func() error) error {
 	// the original.
 	C.minirunc_set_sched(0)
 	return err
+}
+
+// Run starts cmd with WithOriginalSched and waits for it, as cmd.Run.
+func Run(cmd *exec.Cmd) error {
+	if err := WithOriginalSched(cmd.Start); err != nil {
+		return err
+	}
+	return cmd.Wait()
 }
 
 // RestoreSlack gives the calling thread the timer slack the process was

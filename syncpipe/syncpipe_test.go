@@ -82,14 +82,20 @@ func TestWithRawField(t *testing.T) {
 
 // SendConfig's message decodes to the config sent, spec included, and the
 // next message follows it on the stream.
-func TestSendConfigRoundTrip(t *testing.T) {
+// pipePair is the two ends of a socketpair, closed when the test ends.
+func pipePair(t *testing.T) (*Pipe, *Pipe) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := New(os.NewFile(uintptr(fds[0]), "a")), New(os.NewFile(uintptr(fds[1]), "b"))
-	defer a.Close()
-	defer b.Close()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func TestSendConfigRoundTrip(t *testing.T) {
+	a, b := pipePair(t)
 	spec := []byte("{\"ociVersion\": \"1.0.2\",\n \"process\": {\"args\": [\"sh\"]}, \"linux\": {}}\n")
 	sent := &Config{ID: "c1", Bundle: "/b", SpecJSON: spec, SeccompBPF: []byte{1, 2, 3}, CgroupDirs: []string{"/x"}}
 	go func() {
@@ -119,12 +125,7 @@ func TestSendConfigRoundTrip(t *testing.T) {
 // data still unread in it (exec's init, which read a message but not the
 // newline after it) is the end of the stream, not an error.
 func TestRecvAfterCloseWithUnreadData(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := New(os.NewFile(uintptr(fds[0]), "a")), New(os.NewFile(uintptr(fds[1]), "b"))
-	defer a.Close()
+	a, b := pipePair(t)
 	if err := a.Send(Message{Type: TypeReady}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +139,10 @@ func TestRecvAfterCloseWithUnreadData(t *testing.T) {
 // TestSendConfigToDeadInit: when init died before the config reached it,
 // the error it sent first is what SendConfig reports, not the broken pipe.
 func TestSendConfigToDeadInit(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := New(os.NewFile(uintptr(fds[0]), "a")), New(os.NewFile(uintptr(fds[1]), "b"))
-	defer a.Close()
+	a, b := pipePair(t)
 	b.SendError(errors.New("nsenter: join cgroup /x: no such file or directory"))
 	b.Close()
-	err = a.SendConfig(&Config{ID: "c1", SpecJSON: []byte(`{}`)})
+	err := a.SendConfig(&Config{ID: "c1", SpecJSON: []byte(`{}`)})
 	if err == nil || err.Error() != "nsenter: join cgroup /x: no such file or directory" {
 		t.Fatalf("SendConfig to a dead init: %v, want its error", err)
 	}

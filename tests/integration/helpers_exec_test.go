@@ -47,24 +47,31 @@ func startAsync(t *testing.T, cmd *exec.Cmd) *asyncRun {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	waitInBackground(t, cmd, &a.code, a.done)
+	return a
+}
+
+// waitInBackground waits for the started cmd on a goroutine, sets *code
+// to its exit code (-1 if it could not be had) and closes done; a cmd
+// still running when the test ends is killed.
+func waitInBackground(t *testing.T, cmd *exec.Cmd, code *int, done chan struct{}) {
 	go func() {
 		err := cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); ok {
-			a.code = ee.ExitCode()
+			*code = ee.ExitCode()
 		} else if err != nil {
-			a.code = -1
+			*code = -1
 		}
-		close(a.done)
+		close(done)
 	}()
 	t.Cleanup(func() {
 		select {
-		case <-a.done:
+		case <-done:
 		default:
 			cmd.Process.Kill()
-			<-a.done
+			<-done
 		}
 	})
-	return a
 }
 
 // Stdout is what the call has written to stdout so far.

@@ -229,23 +229,7 @@ func (e *Env) startOnPty(rows, cols uint16, args ...string) *ptyCmd {
 	}
 	slave.Close()
 	p := &ptyCmd{cmd: cmd, master: master, out: readPty(master), done: make(chan struct{})}
-	go func() {
-		err := cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); ok {
-			p.code = ee.ExitCode()
-		} else if err != nil {
-			p.code = -1
-		}
-		close(p.done)
-	}()
-	e.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	waitInBackground(e.t, cmd, &p.code, p.done)
 	return p
 }
 
