@@ -188,6 +188,7 @@ func (c *Container) create(o CreateOpts) error {
 	if err != nil {
 		return err
 	}
+	defer proc.releaseSeal()
 	fault.Point("create:after-clone")
 	pipe := proc.pipe
 	defer pipe.Close()
@@ -234,6 +235,7 @@ func (c *Container) create(o CreateOpts) error {
 	if err := pipe.SendConfig(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	proc.releaseSeal() // init has its mounts to make
 	fault.Point("create:after-config-sent")
 	if err := cgroup.Enter(sp.cgroups.Rest, c.State.Pid); err != nil {
 		return initFailed(proc, err)

@@ -115,6 +115,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err != nil {
 		return early(err)
 	}
+	defer proc.releaseSeal()
 	closeAll(sp.setns)
 	fault.Point("exec:after-clone")
 	defer proc.pipe.Close()
@@ -186,6 +187,10 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return fail(fmt.Errorf("sync: wait for exec: %w", err))
 	}
 	fault.Point("exec:after-exec")
+	// The program runs; init's hold on the seal went with its image, so
+	// ours is mostly the last, and the kernel's unmount waits here
+	// rather than in the program's first system call.
+	proc.releaseSeal()
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.pid); err != nil {
 			return fail(err)

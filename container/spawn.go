@@ -46,7 +46,17 @@ type initProcess struct {
 	child  int // the process we started: init, or nsenter's intermediate
 	reaped bool
 	pipe   *syncpipe.Pipe
-	pid    int // the init itself: child's child after a fork
+	pid    int             // the init itself: child's child after a fork
+	seal   *exeseal.Binary // what init runs from, until releaseSeal
+}
+
+// releaseSeal drops our handle on the sealed binary init was started from,
+// at a moment when we wait for init anyway (see exeseal.Binary.Close).
+func (p *initProcess) releaseSeal() {
+	if p.seal != nil {
+		p.seal.Close()
+		p.seal = nil
+	}
 }
 
 // start starts init and, when nsenter forks, waits for the forked pid.
@@ -65,7 +75,6 @@ func (s *spawn) start() (*initProcess, error) {
 		parentSock.Close()
 		return nil, err
 	}
-	defer sealed.Close()
 	// syscall.ForkExec, not os/exec: os's first start of a process forks
 	// a throwaway child to probe for pidfd support, half a millisecond.
 	cmd := struct {
@@ -122,6 +131,7 @@ func (s *spawn) start() (*initProcess, error) {
 	// close-on-exec must not reach it (Go's exec does not close it).
 	if err := unix.CloseRange(uint(3+s.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		parentSock.Close()
+		sealed.Close()
 		return nil, fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
 	attr := &syscall.SysProcAttr{Cloneflags: s.cloneflags}
@@ -145,10 +155,11 @@ func (s *spawn) start() (*initProcess, error) {
 	})
 	if err != nil {
 		parentSock.Close()
+		sealed.Close()
 		return nil, fmt.Errorf("start container init: %w", &os.PathError{Op: "fork/exec", Path: path, Err: err})
 	}
 	childSock.Close()
-	p := &initProcess{child: pid, pipe: syncpipe.New(parentSock), pid: pid}
+	p := &initProcess{child: pid, pipe: syncpipe.New(parentSock), pid: pid, seal: sealed}
 	if err := s.handshake(p); err != nil {
 		p.kill()
 		return nil, err
@@ -226,6 +237,7 @@ func (p *initProcess) kill() {
 		_ = p.reapChild()
 	}
 	p.pipe.Close()
+	p.releaseSeal()
 }
 
 func idMaps(ms []specs.LinuxIDMapping) []syscall.SysProcIDMap {

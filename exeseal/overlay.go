@@ -18,21 +18,48 @@ import (
 //
 // MINIRUNC_EXESEAL=memfd selects the memfd copy, for hosts whose overlayfs
 // misbehaves (and for testing that path).
-func Sealed(emptyDir string) (*os.File, error) {
-	if os.Getenv("MINIRUNC_EXESEAL") == "memfd" {
-		return SealedSelf()
-	}
-	// The empty layer must not overlap the binary's directory; when the
-	// state root does (a binary in /tmp, state in /tmp/x), try others.
-	for _, d := range []string{emptyDir, "/run/minirunc-seal", "/var/tmp/minirunc-seal"} {
-		if f, err := overlaySelf(d); err == nil {
-			return f, nil
+func Sealed(emptyDir string) (*Binary, error) {
+	if os.Getenv("MINIRUNC_EXESEAL") != "memfd" {
+		// The empty layer must not overlap the binary's directory; when
+		// the state root does (a binary in /tmp, state in /tmp/x), try
+		// others.
+		for _, d := range []string{emptyDir, "/run/minirunc-seal", "/var/tmp/minirunc-seal"} {
+			if b, err := overlaySelf(d); err == nil {
+				return b, nil
+			}
 		}
 	}
-	return SealedSelf()
+	f, err := SealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	return &Binary{File: f}, nil
 }
 
-func overlaySelf(emptyDir string) (*os.File, error) {
+// Binary is the sealed handle on this binary that Sealed returns.
+type Binary struct {
+	*os.File
+	mount *os.File // the detached overlay mount; nil for a memfd copy
+}
+
+// Close drops the handle and the mount. Whoever drops the last reference
+// to a detached overlay waits for two RCU grace periods in the kernel (one
+// to unmount the tree, one for the overlay's private lower mounts), 0.05 to
+// 0.5 ms each here; init holds one for as long as it runs from the binary.
+// So a caller closes it where it waits anyway: create while init sets up
+// the root file system, exec once the program is running (else the
+// program's first system call would mostly wait for them).
+func (b *Binary) Close() error {
+	err := b.File.Close()
+	if b.mount != nil {
+		if merr := b.mount.Close(); err == nil {
+			err = merr
+		}
+	}
+	return err
+}
+
+func overlaySelf(emptyDir string) (*Binary, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil || strings.HasSuffix(exe, " (deleted)") {
 		return nil, fmt.Errorf("own binary: %v", err)
@@ -66,10 +93,11 @@ func overlaySelf(emptyDir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("overlay mount: %w", err)
 	}
-	defer unix.Close(mnt)
+	mount := os.NewFile(uintptr(mnt), "minirunc-seal-mount")
 	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
+		mount.Close()
 		return nil, fmt.Errorf("open sealed binary: %w", err)
 	}
-	return os.NewFile(uintptr(fd), "minirunc-sealed"), nil
+	return &Binary{File: os.NewFile(uintptr(fd), "minirunc-sealed"), mount: mount}, nil
 }
