@@ -67,16 +67,7 @@ func TestBridgePingHostsPublishAndTeardown(t *testing.T) {
 		t.Fatalf("/etc/hosts: %s", hosts)
 	}
 	// The published port answers on the host address.
-	var body string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		body = httpGet("127.0.0.1:18080")
-		if strings.Contains(body, "hello-from-b") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !strings.Contains(body, "hello-from-b") {
+	if body := httpWait("127.0.0.1:18080", "hello-from-b"); !strings.Contains(body, "hello-from-b") {
 		t.Fatalf("published port: %q", body)
 	}
 	if ps := e.MustRun("ps"); !strings.Contains(ps, "127.0.0.1:18080->8080/tcp") {
@@ -112,6 +103,19 @@ func httpGet(addr string) string {
 	fmt.Fprintf(c, "GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
 	b, _ := io.ReadAll(c)
 	return string(b)
+}
+
+// httpWait asks addr until the answer holds want or ten seconds have
+// passed (a server in a container listens some time after it starts), and
+// returns the last answer.
+func httpWait(addr, want string) string {
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if body = httpGet(addr); strings.Contains(body, want) {
+			break
+		}
+	}
+	return body
 }
 
 func TestBridgeStopReleasesAndRestartReattaches(t *testing.T) {
@@ -260,11 +264,7 @@ func TestPublishPortTaken(t *testing.T) {
 	ln.Close()
 	e.MustRun("start", "pt")
 	e.WaitStatus("pt", "running", 5*time.Second)
-	var body string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(body, "port-free-now"); time.Sleep(100 * time.Millisecond) {
-		body = httpGet("127.0.0.1:18090")
-	}
-	if !strings.Contains(body, "port-free-now") {
+	if body := httpWait("127.0.0.1:18090", "port-free-now"); !strings.Contains(body, "port-free-now") {
 		t.Fatalf("the port once free: %q", body)
 	}
 	e.MustRun("rm", "-f", "pt")

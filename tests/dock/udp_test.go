@@ -105,8 +105,9 @@ func TestPublishUDP(t *testing.T) {
 			t.Fatalf("client %d: %q %v, want %q", i+1, buf[:n], err, want)
 		}
 	}
-	// The TCP port of the same number is its own.
-	if body := httpGet("127.0.0.1:15353"); !strings.Contains(body, "tcp-too") {
+	// The TCP port of the same number is its own (httpd starts after the
+	// echo server, so it may not listen yet).
+	if body := httpWait("127.0.0.1:15353", "tcp-too"); !strings.Contains(body, "tcp-too") {
 		t.Fatalf("the TCP port beside it: %q", body)
 	}
 	if ps := e.MustRun("ps"); !strings.Contains(ps, "127.0.0.1:15353->53/udp") || !strings.Contains(ps, "127.0.0.1:15353->8080/tcp") {
