@@ -188,7 +188,6 @@ func (c *Container) create(o CreateOpts) error {
 	if err != nil {
 		return err
 	}
-	defer proc.releaseSeal()
 	fault.Point("create:after-clone")
 	pipe := proc.pipe
 	defer pipe.Close()

@@ -115,7 +115,6 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if err != nil {
 		return early(err)
 	}
-	defer proc.releaseSeal()
 	closeAll(sp.setns)
 	fault.Point("exec:after-clone")
 	defer proc.pipe.Close()

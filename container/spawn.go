@@ -51,7 +51,8 @@ type initProcess struct {
 }
 
 // releaseSeal drops our handle on the sealed binary init was started from,
-// at a moment when we wait for init anyway (see exeseal.Binary.Close).
+// at a moment when we wait for init anyway (see exeseal.Binary.Close):
+// create and exec call it once init is past the point, kill on failure.
 func (p *initProcess) releaseSeal() {
 	if p.seal != nil {
 		p.seal.Close()
