@@ -152,10 +152,13 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		p = &cp
 	}
 	spec := &specs.Spec{Version: c.State.OCIVersion, Process: p, Linux: &specs.Linux{Seccomp: sc}}
-	st := c.specState(Running)
-	st.Pid = proc.pid
-	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, PreserveFDs: preserve, State: st,
+	cfg := &syncpipe.Config{ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, PreserveFDs: preserve,
 		NoNewKeyring: c.State.NoNewKeyring}
+	if sp.listener != nil {
+		// An exec has no hooks: only the seccomp agent reads the state.
+		cfg.State = c.specState(Running)
+		cfg.State.Pid = proc.pid
+	}
 	if err := setSeccomp(cfg, filepath.Dir(c.Dir), sc); err != nil {
 		return fail(err)
 	}

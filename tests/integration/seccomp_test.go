@@ -616,7 +616,9 @@ func TestSeccompNotify(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exec: exit %d: %s", code, stderr)
 		}
-		if st := a.waitState(t); st.State.ID != id {
+		// The exec'd process's pid, not init's, in the state as well.
+		if st := a.waitState(t); st.State.ID != id || st.State.Status != specs.StateRunning || st.Pid <= 0 ||
+			st.Pid == statePid(e, id) || st.State.Pid != st.Pid {
 			t.Errorf("exec's process state: %+v", st)
 		}
 		checkNotifyOutput(t, a, out)
